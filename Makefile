@@ -1,0 +1,44 @@
+# cn2-appliance build and test entry points. `make check` is what CI runs.
+GO       ?= go
+BIN      := bin/cn2-appliance
+PKG      := ./cmd/cn2-appliance
+LAB      ?= configs/lab.example.yaml
+PREFIX   ?= /usr/local
+GOBIN    := $(shell $(GO) env GOPATH)/bin
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+
+.PHONY: all build test lint check deps run install fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) $(PKG)
+
+# deps installs (as root, idempotently) the Debian packages the tests drive and the linters.
+deps:
+	./scripts/install-test-deps.sh
+
+test:
+	$(GO) test -count=1 -timeout 45m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	PATH="$$PATH:$(GOBIN)" staticcheck ./...
+
+# check is the README's test command: packages, linters, every test.
+check: deps lint test
+
+run: build
+	$(BIN) plan -c $(LAB)
+
+fuzz:
+	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/cn2-appliance
+	install -D -m 0640 $(LAB) $(DESTDIR)/etc/cn2-appliance/lab.yaml
+
+clean:
+	rm -rf bin

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs, as root on Debian 12, every package the tests and benchmarks use, plus the Go linters.
+# Idempotent: safe to run on every test run; it only calls apt-get when something is missing.
+set -euo pipefail
+
+packages=(
+  # DNS peers (pkg/dns): clients, load generator, benchmark peer / upstream
+  bind9-dnsutils knot-dnsutils dnsperf dnsmasq-base
+  # DHCP peers (pkg/dhcp): clients, perfdhcp, Kea as benchmark peer
+  isc-dhcp-client udhcpc busybox dhcpcd-base kea-admin kea-common kea-dhcp4-server
+  # TFTP peers (pkg/pxe)
+  tftp-hpa atftp tftpd-hpa
+  # netns topology helpers
+  iproute2 bridge-utils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-deps: missing packages ${missing[*]}; run this script as root to install them" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Go tools used by `make lint`.
+if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
+  GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
