@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/spf13/cobra"
+)
+
+// plan is everything the appliance will do for a lab, derived from the lab file alone.
+// Secrets are never part of it: config.Secret fields do not marshal.
+type plan struct {
+	Lab           *config.Lab                     `json:"lab"`
+	Reservations  map[string][]config.Reservation `json:"dhcpReservations"`
+	DNSZones      []config.DNSZone                `json:"dnsZones"`
+	ExpectedHosts []config.ExpectedHost           `json:"expectedHosts"`
+	Boot          []config.BootStep               `json:"bootPlan"`
+	InstallSteps  []string                        `json:"installSteps"`
+}
+
+func newPlan(lab *config.Lab) plan {
+	p := plan{
+		Lab:           lab,
+		Reservations:  map[string][]config.Reservation{},
+		DNSZones:      lab.DNSZones(),
+		ExpectedHosts: lab.ExpectedHosts(),
+		Boot:          lab.BootPlan(),
+		InstallSteps:  ai.Steps,
+	}
+	for _, n := range lab.Networks {
+		p.Reservations[n.Name] = lab.Reservations(n.Name)
+	}
+	return p
+}
+
+func newPlanCmd(g *globalFlags) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Print what the appliance would serve and do for a lab file (secrets redacted)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lab, err := config.Load(g.config)
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return exitError{1}
+			}
+			p := newPlan(lab)
+			switch format {
+			case "json":
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(p)
+			case "text":
+				return p.writeText(cmd.OutOrStdout())
+			default:
+				return fmt.Errorf("-o %q: want text or json", format)
+			}
+		},
+	}
+	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func (p plan) writeText(w io.Writer) error {
+	lab := p.Lab
+	c := lab.Cluster
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Cluster %s (OpenShift %s), CN2 network type Contrail\n", lab.Zone(), c.OpenshiftVersion)
+	fmt.Fprintf(tw, "  machine network %s, API VIP %s, ingress VIP %s\n", c.MachineNetwork, c.APIVIP, c.IngressVIP)
+	fmt.Fprintf(tw, "  cluster network %s (/%d per node), service network %s\n", c.ClusterNetwork, c.HostPrefix, c.ServiceNetwork)
+	fmt.Fprintf(tw, "  installer %s, image %s, %d manifests from %s\n", lab.AssistedInstaller.URL, lab.AssistedInstaller.ImageType, len(c.Manifests), c.ManifestsDir)
+
+	for _, n := range lab.Networks {
+		pool := "no pool"
+		if n.Pool.IsSet() {
+			pool = fmt.Sprintf("pool %s-%s", n.Pool.First, n.Pool.Last)
+		}
+		fmt.Fprintf(tw, "\nDHCP on %s (%s, %s): appliance %s, %s\n", n.Name, n.Interface, n.CIDR, n.Address, pool)
+		fmt.Fprintln(tw, "  NODE\tMAC\tIP\tHOSTNAME")
+		for _, r := range p.Reservations[n.Name] {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Node, r.MAC, r.IP, r.Hostname)
+		}
+	}
+	for _, z := range p.DNSZones {
+		fmt.Fprintf(tw, "\nDNS zone %s (NS %s)\n", z.Origin, z.NS)
+		for _, r := range z.Records {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Name, r.Type, r.Value)
+		}
+	}
+	fmt.Fprintf(tw, "\nBoot plan (%s)\n", lab.Boot.Method)
+	fmt.Fprintln(tw, "  WAVE\tNODE\tROLE\tBMC\tBOOT MAC\tLABELS")
+	labels := map[string]string{}
+	for _, h := range p.ExpectedHosts {
+		var kv []string
+		for _, l := range h.Labels {
+			kv = append(kv, l.Key+"="+l.Value)
+		}
+		labels[h.Name] = strings.Join(kv, ",")
+	}
+	for _, b := range p.Boot {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", b.Wave, b.Node, b.Role, b.Driver, b.MAC, labels[b.Node])
+	}
+	fmt.Fprintf(tw, "\nInstall steps\n")
+	for i, s := range p.InstallSteps {
+		fmt.Fprintf(tw, "  %2d. %s\n", i+1, s)
+	}
+	for _, warn := range lab.Warnings {
+		fmt.Fprintf(tw, "\n%s", warn)
+	}
+	return tw.Flush()
+}

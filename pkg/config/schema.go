@@ -1,0 +1,157 @@
+// Package config owns the lab file: its schema, strict decoding with file:line:column errors,
+// defaults, validation, secret loading, and the model derived from it (DHCP reservations, DNS
+// records, the expected installer hosts, the boot plan). It is pure: it reads the lab file and
+// the files the lab file names, and touches nothing else.
+package config
+
+import "net/netip"
+
+// Lab is a validated lab file with defaults filled and secrets loaded.
+type Lab struct {
+	Cluster           Cluster           `yaml:"cluster" json:"cluster"`
+	AssistedInstaller AssistedInstaller `yaml:"assistedInstaller" json:"assistedInstaller"`
+	Networks          []Network         `yaml:"networks" json:"networks"`
+	DNS               DNS               `yaml:"dns" json:"dns"`
+	DHCP              DHCP              `yaml:"dhcp" json:"dhcp"`
+	Boot              Boot              `yaml:"boot" json:"boot"`
+	Status            Status            `yaml:"status" json:"status"`
+	Nodes             []Node            `yaml:"nodes" json:"nodes"`
+
+	// File is the path the lab was loaded from; relative paths in it are relative to its folder.
+	File string `yaml:"-" json:"file"`
+	// Warnings are findings that do not stop the lab from being used.
+	Warnings []Problem `yaml:"-" json:"warnings,omitempty"`
+}
+
+// Cluster is the OpenShift cluster the Assisted Installer builds.
+type Cluster struct {
+	Name             string       `yaml:"name" json:"name"`
+	BaseDomain       string       `yaml:"baseDomain" json:"baseDomain"`
+	OpenshiftVersion string       `yaml:"openshiftVersion" json:"openshiftVersion"`
+	ClusterNetwork   netip.Prefix `yaml:"clusterNetwork" json:"clusterNetwork"`
+	HostPrefix       int          `yaml:"hostPrefix" json:"hostPrefix"`
+	ServiceNetwork   netip.Prefix `yaml:"serviceNetwork" json:"serviceNetwork"`
+	MachineNetwork   netip.Prefix `yaml:"machineNetwork" json:"machineNetwork"`
+	APIVIP           netip.Addr   `yaml:"apiVIP" json:"apiVIP"`
+	IngressVIP       netip.Addr   `yaml:"ingressVIP" json:"ingressVIP"`
+	SSHPublicKeyFile string       `yaml:"sshPublicKeyFile" json:"sshPublicKeyFile"`
+	PullSecretFile   string       `yaml:"pullSecretFile" json:"pullSecretFile,omitempty"`
+	PullSecretEnv    EnvRef       `yaml:"pullSecret" json:"pullSecret,omitempty"`
+	ManifestsDir     string       `yaml:"manifestsDir" json:"manifestsDir"`
+
+	SSHPublicKey string `yaml:"-" json:"sshPublicKey"` // public: fine to show
+	PullSecret   Secret `yaml:"-" json:"-"`
+	// Manifests are the YAML files under ManifestsDir, relative to it, sorted.
+	Manifests []string `yaml:"-" json:"manifests"`
+}
+
+// AssistedInstaller says which Assisted Installer service to use and how to authenticate.
+type AssistedInstaller struct {
+	URL              string   `yaml:"url" json:"url"`
+	OfflineTokenFile string   `yaml:"offlineTokenFile" json:"offlineTokenFile,omitempty"`
+	OfflineTokenEnv  EnvRef   `yaml:"offlineToken" json:"offlineToken,omitempty"`
+	TokenURL         string   `yaml:"tokenURL" json:"tokenURL"`
+	ImageType        string   `yaml:"imageType" json:"imageType"`
+	Timeouts         Timeouts `yaml:"timeouts" json:"timeouts"`
+
+	// OfflineToken is empty when no token is configured (a self-hosted service without auth).
+	OfflineToken Secret `yaml:"-" json:"-"`
+}
+
+// Timeouts bound the long waits of the install flow.
+type Timeouts struct {
+	HostsRegistered Duration `yaml:"hostsRegistered" json:"hostsRegistered"`
+	ClusterReady    Duration `yaml:"clusterReady" json:"clusterReady"`
+	Install         Duration `yaml:"install" json:"install"`
+}
+
+// Network is one lab fabric the appliance is attached to.
+type Network struct {
+	Name      string       `yaml:"name" json:"name"`
+	Interface string       `yaml:"interface" json:"interface"`
+	CIDR      netip.Prefix `yaml:"cidr" json:"cidr"`
+	Address   netip.Addr   `yaml:"address" json:"address"` // the appliance's own address on it
+	Gateway   netip.Addr   `yaml:"gateway" json:"gateway,omitzero"`
+	Pool      Range        `yaml:"pool" json:"pool,omitzero"`
+	MTU       int          `yaml:"mtu" json:"mtu,omitempty"`
+}
+
+// DNS configures the lab's name server.
+type DNS struct {
+	Port       int        `yaml:"port" json:"port"`
+	TTL        int        `yaml:"ttl" json:"ttl"` // seconds, for the lab's own records
+	Forwarders []Endpoint `yaml:"forwarders" json:"forwarders"`
+}
+
+// DHCP configures the lab's DHCP servers (one per network).
+type DHCP struct {
+	Port           int          `yaml:"port" json:"port"`
+	LeaseTime      Duration     `yaml:"leaseTime" json:"leaseTime"`
+	UnknownClients string       `yaml:"unknownClients" json:"unknownClients"` // pool | ignore
+	NTPServers     []netip.Addr `yaml:"ntpServers" json:"ntpServers,omitempty"`
+}
+
+// Boot configures network boot and how nodes are booted into the discovery image.
+type Boot struct {
+	Method   string `yaml:"method" json:"method"` // pxe | virtual-media
+	TFTPRoot string `yaml:"tftpRoot" json:"tftpRoot"`
+	TFTPPort int    `yaml:"tftpPort" json:"tftpPort"`
+	HTTPPort int    `yaml:"httpPort" json:"httpPort"`
+}
+
+// Status configures the status page, JSON API and metrics listener.
+type Status struct {
+	Listen Endpoint `yaml:"listen" json:"listen"`
+}
+
+// Node is one machine of the cluster.
+type Node struct {
+	Name   string            `yaml:"name" json:"name"`
+	Role   string            `yaml:"role" json:"role"` // control-plane | worker
+	DPDK   bool              `yaml:"dpdk" json:"dpdk"`
+	Labels map[string]string `yaml:"labels" json:"labels,omitempty"`
+	NICs   []NIC             `yaml:"nics" json:"nics"`
+	BMC    BMC               `yaml:"bmc" json:"bmc"`
+}
+
+// NIC is one of a node's interfaces on a lab network.
+type NIC struct {
+	Network string     `yaml:"network" json:"network"`
+	MAC     MAC        `yaml:"mac" json:"mac"`
+	IP      netip.Addr `yaml:"ip" json:"ip"`
+}
+
+// BMC says how to control a node's power and boot device.
+type BMC struct {
+	Driver string `yaml:"driver" json:"driver"` // redfish | ipmi | libvirt
+
+	// redfish and ipmi
+	Address      string `yaml:"address" json:"address,omitempty"` // redfish: https URL; ipmi: host
+	Port         int    `yaml:"port" json:"port,omitempty"`       // ipmi
+	Username     string `yaml:"username" json:"username,omitempty"`
+	UsernameFile string `yaml:"usernameFile" json:"usernameFile,omitempty"`
+	PasswordFile string `yaml:"passwordFile" json:"passwordFile,omitempty"`
+	PasswordEnv  EnvRef `yaml:"password" json:"password,omitempty"`
+	Insecure     bool   `yaml:"insecure" json:"insecure,omitempty"`    // redfish: skip TLS verification
+	SystemID     string `yaml:"systemID" json:"systemID,omitempty"`    // redfish: which system, if several
+	CipherSuite  int    `yaml:"cipherSuite" json:"cipherSuite,omitempty"` // ipmi lanplus cipher suite
+
+	// libvirt
+	URI    string `yaml:"uri" json:"uri,omitempty"`
+	Domain string `yaml:"domain" json:"domain,omitempty"`
+
+	Password Secret `yaml:"-" json:"-"`
+}
+
+// Roles and drivers the lab file accepts.
+const (
+	RoleControlPlane = "control-plane"
+	RoleWorker       = "worker"
+
+	DriverRedfish = "redfish"
+	DriverIPMI    = "ipmi"
+	DriverLibvirt = "libvirt"
+
+	BootPXE          = "pxe"
+	BootVirtualMedia = "virtual-media"
+)
