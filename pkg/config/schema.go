@@ -132,8 +132,8 @@ type BMC struct {
 	UsernameFile string `yaml:"usernameFile" json:"usernameFile,omitempty"`
 	PasswordFile string `yaml:"passwordFile" json:"passwordFile,omitempty"`
 	PasswordEnv  EnvRef `yaml:"password" json:"password,omitempty"`
-	Insecure     bool   `yaml:"insecure" json:"insecure,omitempty"`    // redfish: skip TLS verification
-	SystemID     string `yaml:"systemID" json:"systemID,omitempty"`    // redfish: which system, if several
+	Insecure     bool   `yaml:"insecure" json:"insecure,omitempty"`       // redfish: skip TLS verification
+	SystemID     string `yaml:"systemID" json:"systemID,omitempty"`       // redfish: which system, if several
 	CipherSuite  int    `yaml:"cipherSuite" json:"cipherSuite,omitempty"` // ipmi lanplus cipher suite
 
 	// libvirt

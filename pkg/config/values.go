@@ -83,7 +83,9 @@ func (r Range) Size() int {
 	return int(be32(l[:])-be32(f[:])) + 1
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // Endpoint is an IP address with an optional port ("192.0.2.53" or "192.0.2.53:5353");
 // the port is filled in from a default when the address is resolved.
