@@ -1,0 +1,170 @@
+// Package store is the appliance's persistence: one bbolt file, state.db, in
+// the state folder it is given. It owns that file and nothing else.
+//
+// It holds DHCP leases (with an index from network+IP to MAC that keeps one
+// address from being given to two clients), small named JSON documents (the
+// install flow's progress, PXE boot profiles per MAC, "needs reprovision"
+// flags, ...), and a bounded event log.
+//
+// A write is durable when the call returns: every write is one bbolt
+// transaction, committed with fsync. The store knows nothing of the other
+// packages: its types are plain values, it does not import project packages,
+// it does not choose the state folder (the CLI does), and it does not decide
+// policy (which IP a client gets, when a lease may be taken over): it records
+// what the services decide and refuses only what would corrupt its own
+// invariants.
+//
+// A Store is safe for concurrent use. Only one process may open a state
+// folder at a time (bbolt holds an exclusive flock on state.db).
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// FileName is the name of the database file inside the state folder.
+const FileName = "state.db"
+
+// SchemaVersion is the layout version written to the meta bucket. Open
+// refuses a file written by a newer layout.
+const SchemaVersion = 1
+
+// Errors callers may test with errors.Is.
+var (
+	// ErrInUse: another process holds the state folder's lock.
+	ErrInUse = errors.New("state folder is locked by another process")
+	// ErrIPInUse: the IP is already leased to another MAC on that network.
+	ErrIPInUse = errors.New("ip already leased to another mac")
+	// ErrInvalid: an argument cannot be stored (bad MAC, empty name, ...).
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// lockTimeout is how long Open waits for the file lock (a variable so tests
+// can shorten it).
+var lockTimeout = 2 * time.Second
+
+var (
+	bucketMeta      = []byte("meta")
+	bucketLeases    = []byte("leases")    // network\x00mac -> leaseRecord JSON
+	bucketLeaseByIP = []byte("leases_ip") // network\x00ip(16 bytes) -> mac
+	bucketDocs      = []byte("docs")      // nested bucket per kind: key -> JSON
+	bucketEvents    = []byte("events")    // seq (8 bytes big endian) -> eventRecord JSON
+	keySchema       = []byte("schema")    // in meta: decimal SchemaVersion
+	allBuckets      = [][]byte{bucketMeta, bucketLeases, bucketLeaseByIP, bucketDocs, bucketEvents}
+)
+
+// Store is an open state folder.
+type Store struct {
+	db        *bolt.DB
+	path      string
+	maxEvents int
+}
+
+// Open opens (creating if needed) the state folder dir (mode 0700) and its
+// database dir/state.db (mode 0600). If another process holds the folder, Open
+// gives up after a short wait with an error wrapping ErrInUse.
+func Open(dir string) (*Store, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("store: open: empty state folder path: %w", ErrInvalid)
+	}
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, os.ErrNotExist)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create state folder: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: open %s: state folder %s is in use by another cn2-appliance (no lock within %s): %w",
+			path, dir, lockTimeout, ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, maxEvents: MaxEvents}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Make the new file's (and folder's) directory entry durable too.
+	if err := syncDir(dir); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if created {
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
+// init creates the buckets and checks or writes the schema version.
+func (s *Store) init() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		raw := meta.Get(keySchema)
+		if raw == nil {
+			return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+		}
+		v, err := strconv.Atoi(string(raw))
+		if err != nil {
+			return fmt.Errorf("unreadable schema version %q", raw)
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("schema version %d is newer than this cn2-appliance understands (%d); use a newer cn2-appliance", v, SchemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Close releases the file and its lock.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path is the database file's path (dir/state.db).
+func (s *Store) Path() string { return s.path }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// putJSON marshals v under key in b.
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	return b.Put(key, raw)
+}
