@@ -211,6 +211,9 @@ func (v *validator) clusterNetworks() {
 	if v.lab.MachineNetwork() == nil {
 		var cidrs []string
 		for _, n := range v.lab.Networks {
+			if !n.CIDR.IsValid() {
+				return // that network has its own error; don't guess
+			}
 			cidrs = append(cidrs, n.CIDR.String())
 		}
 		v.ps.errorf("cluster.machineNetwork", "%s is not one of the lab networks; want one of: %s", c.MachineNetwork, strings.Join(cidrs, ", "))
@@ -401,9 +404,10 @@ func (v *validator) bmc(p string, b BMC) {
 		} else {
 			v.required(p+".username", b.Username != "" || b.UsernameFile != "", "give the BMC user (username, or usernameFile)")
 		}
+		_, passwordGiven := v.ps.pos[p+".password"]
 		if b.PasswordFile != "" && b.PasswordEnv != "" {
 			v.ps.errorf(p+".password", "give passwordFile or password, not both")
-		} else {
+		} else if !passwordGiven {
 			v.required(p+".passwordFile", b.PasswordFile != "" || b.PasswordEnv != "", "give the BMC password (passwordFile, or password: ${ENV_VAR})")
 		}
 	}
