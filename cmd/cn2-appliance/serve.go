@@ -1,6 +1,20 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/appliance"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 )
 
@@ -10,7 +24,85 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 		Short: "Run the appliance: serve the lab's services until SIGTERM; SIGHUP re-reads the lab file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return nil
+			log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), g, log)
 		},
+	}
+}
+
+func serve(ctx context.Context, g *globalFlags, log *slog.Logger) error {
+	lab, err := loadLab(g.config, log)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(g.stateDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	app, err := appliance.New(lab, st, reg, log)
+	if err != nil {
+		return err
+	}
+
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(g.config, app, log)
+			}
+		}
+	}()
+
+	log.Info("serve: starting", "config", g.config, "state_dir", g.stateDir, "version", version)
+	err = app.Run(ctx)
+	log.Info("serve: stopped")
+	return err
+}
+
+// loadLab loads the lab file, logging warnings and each problem on its own line.
+func loadLab(path string, log *slog.Logger) (*config.Lab, error) {
+	lab, err := config.Load(path)
+	var cerr *config.Error
+	if errors.As(err, &cerr) {
+		for _, p := range cerr.Problems {
+			log.Error("lab file: " + p.String())
+		}
+		return nil, fmt.Errorf("lab file %s has %d error(s)", path, len(cerr.Problems))
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range lab.Warnings {
+		log.Warn("lab file: " + strings.TrimPrefix(w.String(), w.File+": "))
+	}
+	return lab, nil
+}
+
+// reload re-reads the lab file; a bad file keeps the running lab and says why.
+func reload(path string, app *appliance.Appliance, log *slog.Logger) {
+	log.Info("serve: SIGHUP: reloading", "config", path)
+	lab, err := loadLab(path, log)
+	if err == nil {
+		err = app.Reload(lab)
+	}
+	if err != nil {
+		log.Error("serve: reload failed; still running the previous lab", "err", err)
 	}
 }
