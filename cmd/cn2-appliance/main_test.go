@@ -82,9 +82,9 @@ func TestPlanHasNoSecrets(t *testing.T) {
 				Cluster struct{ Name string }
 			}
 			Reservations  map[string][]struct{ MAC, IP string } `json:"dhcpReservations"`
-			DNSZones      []struct{ Origin string }              `json:"dnsZones"`
-			ExpectedHosts []struct{ Name, Role string }          `json:"expectedHosts"`
-			InstallSteps  []string                               `json:"installSteps"`
+			DNSZones      []struct{ Origin string }             `json:"dnsZones"`
+			ExpectedHosts []struct{ Name, Role string }         `json:"expectedHosts"`
+			InstallSteps  []string                              `json:"installSteps"`
 		}
 		if err := json.Unmarshal([]byte(out), &p); err != nil {
 			t.Fatalf("plan -o json is not JSON: %v", err)
