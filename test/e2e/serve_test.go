@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServeExampleLab runs `cn2-appliance serve` on the example lab in a namespace whose
+// interfaces carry the lab's addresses, asks it with dig, reloads it with a broken and then
+// a changed lab file, and stops it with SIGTERM.
+func TestServeExampleLab(t *testing.T) {
+	needRoot(t, "dig")
+	bin := binary(t)
+	dir := t.TempDir()
+	copyTree(t, "../../configs", dir)
+	lab := filepath.Join(dir, "lab.example.yaml")
+	original, err := os.ReadFile(lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No upstream: this test must not send queries anywhere outside its namespace.
+	writeLab := func(s string) {
+		s = strings.Replace(s, "forwarders: [192.0.2.53]", "forwarders: [127.0.0.1:5399]", 1)
+		if err := os.WriteFile(lab, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeLab(string(original))
+
+	ns := newNetns(t, "ens4=172.16.0.1/24", "ens5=10.16.0.1/24")
+	var logs syncBuffer
+	cmd := ns.command(bin, "serve", "-c", lab, "--state-dir", filepath.Join(dir, "state"))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		t.Logf("serve log:\n%s", logs.String())
+	})
+
+	dig := func(server string, args ...string) string {
+		out, _ := ns.command("dig", append([]string{"@" + server, "+short", "+time=1", "+tries=1"}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for range 100 {
+			if ok() {
+				return
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("serve exited while waiting for %s: %v", what, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		t.Fatalf("gave up waiting for %s", what)
+	}
+	waitFor("the DNS server", func() bool { return dig("172.16.0.1", "api.mycluster.contrail.lan") == "172.16.0.100" })
+
+	for _, q := range []struct {
+		server, want string
+		args         []string
+	}{
+		{"10.16.0.1", "172.16.0.100", []string{"api-int.mycluster.contrail.lan"}},
+		{"127.0.0.1", "172.16.0.101", []string{"console-openshift-console.apps.mycluster.contrail.lan"}},
+		{"172.16.0.1", "master-1.data.mycluster.contrail.lan.", []string{"-x", "10.16.0.12"}},
+		{"172.16.0.1", "10.16.0.15", []string{"worker-1.data.mycluster.contrail.lan"}},
+	} {
+		if got := dig(q.server, q.args...); got != q.want {
+			t.Errorf("dig @%s %v = %q, want %q", q.server, q.args, got, q.want)
+		}
+	}
+
+	// A broken lab file: the reload is refused and the old lab keeps answering.
+	writeLab(strings.Replace(string(original), "apiVIP: 172.16.0.100", "apiVIP: 172.16.0.60", 1))
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("the refused reload", func() bool { return strings.Contains(logs.String(), "reload failed") })
+	if !strings.Contains(logs.String(), "cluster.apiVIP: 172.16.0.60 is inside the DHCP pool") {
+		t.Error("the refused reload does not say why")
+	}
+	if got := dig("172.16.0.1", "api.mycluster.contrail.lan"); got != "172.16.0.100" {
+		t.Errorf("after a refused reload api = %q, want the old 172.16.0.100", got)
+	}
+
+	// A good change is applied.
+	writeLab(strings.Replace(string(original), "apiVIP: 172.16.0.100", "apiVIP: 172.16.0.102", 1))
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("the new API VIP", func() bool { return dig("172.16.0.1", "api.mycluster.contrail.lan") == "172.16.0.102" })
+
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of SIGTERM")
+	}
+	log := logs.String()
+	for _, secret := range []string{"FAKE-EXAMPLE-OFFLINE-TOKEN", "FAKE-EXAMPLE-BMC-PASSWORD", "FAKE-EXAMPLE-IPMI-PASSWORD", "RkFLRS1FWEFNUExFLU5PVC1BLVJFQUwtU0VDUkVU"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log shows a secret (%s)", secret[:12])
+		}
+	}
+	if !strings.Contains(log, "serve: stopped") {
+		t.Error("no clean-stop line in the log")
+	}
+}
