@@ -1,0 +1,269 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Server is the DHCP server of every lab network. Create it with New, start
+// it with Run.
+type Server struct {
+	st  *store.Store
+	log *slog.Logger
+	m   *metrics
+	q   *queue
+	now func() time.Time
+
+	mu     sync.Mutex // guards cfg and tables
+	cfg    *compiled
+	tables map[string]*table // by network name
+
+	lmu       sync.RWMutex
+	listeners []func(LeaseEvent)
+
+	// Run state, guarded by runMu; socks also by sockMu (the send path
+	// reads it without runMu, which Reload holds while stopping readers).
+	runMu   sync.Mutex
+	running bool
+	sockMu  sync.RWMutex
+	socks   map[string]*socket // by interface
+	readers sync.WaitGroup
+	fail    context.CancelCauseFunc
+
+	// sendFn sends a reply; Run sets it to the socket path, tests replace it.
+	sendFn func(*reply) error
+}
+
+// New checks cfg and loads the leases of its networks from st. Metrics are
+// registered on reg (nil: none) under the cn2_appliance_dhcp_ prefix.
+func New(cfg Config, st *store.Store, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("dhcp: new: no store")
+	}
+	c, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{st: st, log: log, q: newQueue(), now: time.Now, cfg: c, tables: map[string]*table{}}
+	s.m = newMetrics(s)
+	s.sendFn = s.sendOnSocket
+	for _, n := range c.networks {
+		t, err := s.loadTable(n.Name)
+		if err != nil {
+			return nil, err
+		}
+		s.tables[n.Name] = t
+	}
+	if err := s.m.register(reg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadTable reads network's leases from the store.
+func (s *Server) loadTable(network string) (*table, error) {
+	ls, err := s.st.Leases(network)
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: load leases of %s: %w", network, err)
+	}
+	t := newTable()
+	for i := range ls {
+		l := ls[i]
+		t.set(&l)
+	}
+	return t, nil
+}
+
+// Leases returns the leases of the configured networks as the server holds
+// them (acknowledged, or being committed), sorted by network then IP.
+func (s *Server) Leases() []store.Lease {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Lease
+	for _, n := range s.cfg.networks {
+		for _, l := range s.tables[n.Name].leases {
+			out = append(out, *l)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Lease) int {
+		if a.Network != b.Network {
+			if a.Network < b.Network {
+				return -1
+			}
+			return 1
+		}
+		return a.IP.Compare(b.IP)
+	})
+	return out
+}
+
+// Reload replaces the configuration: networks, reservations, pools, boot
+// settings. Leases of networks that stay are kept; leases of new networks
+// are loaded from the store. While Run is active, sockets are opened for new
+// interfaces and closed for removed ones; if a new socket cannot be bound,
+// nothing changes and the error is returned.
+func (s *Server) Reload(cfg Config) error {
+	c, err := compile(cfg)
+	if err != nil {
+		return err
+	}
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	var opened map[string]*socket
+	if s.running {
+		opened, err = s.openSockets(c, s.socks)
+		if err != nil {
+			return fmt.Errorf("dhcp: reload: %w", err)
+		}
+	}
+	tables := map[string]*table{}
+	s.mu.Lock()
+	for _, n := range c.networks {
+		if t := s.tables[n.Name]; t != nil {
+			tables[n.Name] = t
+		}
+	}
+	s.mu.Unlock()
+	for _, n := range c.networks {
+		if tables[n.Name] == nil {
+			t, err := s.loadTable(n.Name)
+			if err != nil {
+				closeSockets(opened)
+				return fmt.Errorf("dhcp: reload: %w", err)
+			}
+			tables[n.Name] = t
+		}
+	}
+	s.mu.Lock()
+	s.cfg, s.tables = c, tables
+	s.mu.Unlock()
+	if s.running {
+		var gone []*socket
+		s.sockMu.Lock()
+		for iface, sk := range s.socks {
+			if c.byIface[iface] == nil {
+				gone = append(gone, sk)
+				delete(s.socks, iface)
+			}
+		}
+		for iface, sk := range opened {
+			s.socks[iface] = sk
+		}
+		s.sockMu.Unlock()
+		for _, sk := range gone {
+			sk.stop()
+		}
+		for _, sk := range opened {
+			s.startReader(sk)
+		}
+	}
+	s.log.Info("dhcp: configuration reloaded", "networks", len(c.networks), "interfaces", len(c.interfaces))
+	return nil
+}
+
+// Run serves every network until ctx is done, then stops its goroutines,
+// answers what is already committed, and returns nil. It returns an error if
+// a socket cannot be bound (at start) or fails while serving.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	s.runMu.Lock()
+	if s.running {
+		s.runMu.Unlock()
+		return errors.New("dhcp: run: already running")
+	}
+	s.mu.Lock()
+	c := s.cfg
+	s.mu.Unlock()
+	socks, err := s.openSockets(c, nil)
+	if err != nil {
+		s.runMu.Unlock()
+		return fmt.Errorf("dhcp: run: %w", err)
+	}
+	s.running, s.fail = true, fail
+	s.sockMu.Lock()
+	s.socks = socks
+	s.sockMu.Unlock()
+	for _, sk := range socks {
+		s.startReader(sk)
+	}
+	s.runMu.Unlock()
+
+	stopCommit := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Go(func() { s.runCommitter(stopCommit) })
+	bg.Go(func() { s.runSweeper(ctx) })
+	s.log.Info("dhcp: serving", "interfaces", len(socks))
+
+	<-ctx.Done()
+	s.runMu.Lock()
+	s.running = false
+	s.sockMu.RLock()
+	for _, sk := range s.socks {
+		sk.unblock()
+	}
+	s.sockMu.RUnlock()
+	s.runMu.Unlock()
+	s.readers.Wait() // no new jobs after this
+	close(stopCommit)
+	bg.Wait() // committed jobs answered
+	s.sockMu.Lock()
+	closeSockets(s.socks)
+	s.socks = nil
+	s.sockMu.Unlock()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return cause
+	}
+	s.log.Info("dhcp: stopped")
+	return nil
+}
+
+// runSweeper removes expired leases (store included) and stale offers and
+// quarantines, at start and then periodically.
+func (s *Server) runSweeper(ctx context.Context) {
+	s.mu.Lock()
+	every := s.cfg.cfg.LeaseTime / 8
+	s.mu.Unlock()
+	every = min(max(every, time.Second), time.Minute)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		s.sweep()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// sweep queues the deletion of every expired lease, reported as expired
+// once it is committed.
+func (s *Server) sweep() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for name, t := range s.tables {
+		for _, l := range t.sweep(now) {
+			s.log.Info("dhcp: lease expired", "network", name, "mac", l.MAC, "ip", l.IP.String())
+			j := &job{
+				ops: []op{{kind: opDelete, lease: *l}}, events: []LeaseEvent{s.event(EventExpired, *l)},
+				rollback: func() {}, mac: l.MAC, ip: l.IP.String(),
+			}
+			if !s.q.push(j) {
+				t.set(l) // try again next sweep
+			}
+		}
+	}
+}
