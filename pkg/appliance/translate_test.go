@@ -1,0 +1,55 @@
+package appliance
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
+)
+
+func exampleLab(t *testing.T) *config.Lab {
+	t.Helper()
+	files, _ := filepath.Glob("../../configs/example-secrets/*")
+	for _, f := range files {
+		_ = os.Chmod(f, 0o600)
+	}
+	lab, err := config.Load("../../configs/lab.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
+}
+
+func TestDNSConfig(t *testing.T) {
+	cfg := DNSConfig(exampleLab(t))
+	wantListen := []netip.AddrPort{
+		netip.MustParseAddrPort("172.16.0.1:53"), netip.MustParseAddrPort("10.16.0.1:53"), netip.MustParseAddrPort("127.0.0.1:53"),
+	}
+	if !slices.Equal(cfg.Listen, wantListen) {
+		t.Errorf("listen %v, want %v", cfg.Listen, wantListen)
+	}
+	if !slices.Equal(cfg.Forwarders, []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53")}) {
+		t.Errorf("forwarders %v", cfg.Forwarders)
+	}
+	if !slices.Equal(cfg.RecursionFrom, []netip.Prefix{netip.MustParsePrefix("172.16.0.0/24"), netip.MustParsePrefix("10.16.0.0/24")}) {
+		t.Errorf("recursion from %v", cfg.RecursionFrom)
+	}
+	if cfg.TTL != 300 || cfg.DynamicZone != "mycluster.contrail.lan." || len(cfg.Zones) != 3 {
+		t.Errorf("ttl %d, dynamic zone %q, %d zones", cfg.TTL, cfg.DynamicZone, len(cfg.Zones))
+	}
+	for _, z := range cfg.Zones {
+		for _, r := range z.Records {
+			if r.Type != dns.TypeA && r.Type != dns.TypePTR {
+				t.Errorf("record %s has type %d", r.Name, r.Type)
+			}
+		}
+	}
+	// The translated config must be one the DNS server accepts.
+	if _, err := dns.New(cfg, nil, nil); err != nil {
+		t.Errorf("dns.New: %v", err)
+	}
+}
