@@ -38,6 +38,9 @@ type Server struct {
 	readers sync.WaitGroup
 	fail    context.CancelCauseFunc
 
+	ready     chan struct{} // closed once Run has bound its sockets
+	readyOnce sync.Once
+
 	// sendFn sends a reply; Run sets it to the socket path, tests replace it.
 	sendFn func(*reply) error
 }
@@ -55,7 +58,7 @@ func New(cfg Config, st *store.Store, reg prometheus.Registerer, log *slog.Logge
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{st: st, log: log, q: newQueue(), now: time.Now, cfg: c, tables: map[string]*table{}}
+	s := &Server{st: st, log: log, q: newQueue(), now: time.Now, cfg: c, tables: map[string]*table{}, ready: make(chan struct{})}
 	s.m = newMetrics(s)
 	s.sendFn = s.sendOnSocket
 	for _, n := range c.networks {
@@ -172,6 +175,9 @@ func (s *Server) Reload(cfg Config) error {
 	return nil
 }
 
+// Ready is closed once Run has bound every socket and serves.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
 // Run serves every network until ctx is done, then stops its goroutines,
 // answers what is already committed, and returns nil. It returns an error if
 // a socket cannot be bound (at start) or fails while serving.
@@ -199,6 +205,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.startReader(sk)
 	}
 	s.runMu.Unlock()
+	s.readyOnce.Do(func() { close(s.ready) })
 
 	stopCommit := make(chan struct{})
 	var bg sync.WaitGroup
