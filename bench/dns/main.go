@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -29,12 +30,27 @@ import (
 
 const zone = "mycluster.contrail.lan"
 
+var (
+	profile *os.File // -cpuprofile
+	sockets int      // -sockets
+)
+
 func main() {
 	duration := flag.Int("l", 10, "dnsperf run time per server, seconds")
 	clients := flag.Int("c", 4, "dnsperf clients (sockets)")
 	threads := flag.Int("T", 2, "dnsperf threads")
 	outstanding := flag.Int("q", 200, "dnsperf maximum outstanding queries")
+	flag.IntVar(&sockets, "sockets", 0, "cn2-appliance UDP sockets (0: one per CPU)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of cn2-appliance's run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/dns:", err)
+			os.Exit(1)
+		}
+		profile = f
+	}
 	if err := run(*duration, *clients, *threads, *outstanding); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/dns:", err)
 		os.Exit(1)
@@ -101,7 +117,16 @@ func run(duration, clients, threads, outstanding int) error {
 		return fmt.Errorf("dnsperf against dnsmasq: %w", err)
 	}
 	fmt.Printf("dnsmasq        %10.0f qps  (lost %s)\n", dq, dlost)
+	if profile != nil {
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			return err
+		}
+	}
 	cq, clost, err := dnsperf(args(ours))
+	if profile != nil {
+		pprof.StopCPUProfile()
+		profile.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("dnsperf against cn2-appliance: %w", err)
 	}
@@ -139,6 +164,7 @@ func labConfig() cn2dns.Config {
 		Zones:         []cn2dns.Zone{cluster, ctrl, data},
 		RecursionFrom: []netip.Prefix{netip.MustParsePrefix("172.16.0.0/24"), netip.MustParsePrefix("10.16.0.0/24")},
 		TTL:           60,
+		UDPSockets:    sockets,
 	}
 }
 

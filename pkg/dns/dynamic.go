@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	mdns "github.com/miekg/dns"
 )
@@ -17,6 +18,7 @@ type DynamicNames struct {
 	mu     sync.RWMutex
 	byHost map[string]netip.Addr // lower-case label -> address
 	byRev  map[string]string     // reverse FQDN -> lower-case label
+	gen    atomic.Uint64         // bumped on every change; invalidates packed answers
 }
 
 func newDynamicNames() *DynamicNames {
@@ -48,6 +50,7 @@ func (d *DynamicNames) Set(host string, addr netip.Addr) error {
 	}
 	d.byHost[label] = addr
 	d.byRev[rev] = label
+	d.gen.Add(1)
 	return nil
 }
 
@@ -56,6 +59,7 @@ func (d *DynamicNames) Remove(host string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.removeLocked(strings.ToLower(host))
+	d.gen.Add(1)
 }
 
 func (d *DynamicNames) removeLocked(label string) {

@@ -38,12 +38,17 @@ func peer(a net.Addr) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// respond builds the reply to r from client; nil means send nothing.
+// respond builds the reply to r from client with the current state; nil
+// means send nothing.
 func (s *Server) respond(ctx context.Context, r *mdns.Msg, client netip.Addr, udp bool) *mdns.Msg {
+	return s.respondWith(ctx, s.state.Load(), r, client, udp)
+}
+
+// respondWith builds the reply to r from client with state st.
+func (s *Server) respondWith(ctx context.Context, st *state, r *mdns.Msg, client netip.Addr, udp bool) *mdns.Msg {
 	if r.Response {
 		return nil // never answer answers: reflection loops
 	}
-	st := s.state.Load()
 	resp := new(mdns.Msg)
 	resp.SetReply(r)
 	resp.Compress = true
@@ -75,7 +80,7 @@ func (s *Server) respond(ctx context.Context, r *mdns.Msg, client netip.Addr, ud
 
 // answer fills resp for the question q.
 func (s *Server) answer(ctx context.Context, st *state, q mdns.Question, do bool, client netip.Addr, resp *mdns.Msg) {
-	if q.Qclass != mdns.ClassINET || q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR || q.Qtype == mdns.TypeOPT {
+	if !supported(q) {
 		resp.Rcode = mdns.RcodeRefused
 		return
 	}
@@ -99,4 +104,21 @@ func (s *Server) answer(ctx context.Context, st *state, q mdns.Question, do bool
 	resp.Rcode = up.Rcode
 	resp.AuthenticatedData = do && up.AuthenticatedData
 	resp.Answer, resp.Ns, resp.Extra = up.Answer, up.Ns, withoutOPT(up.Extra)
+}
+
+// supported says whether we answer q at all (class IN, no zone transfers).
+func supported(q mdns.Question) bool {
+	return q.Qclass == mdns.ClassINET && q.Qtype != mdns.TypeAXFR && q.Qtype != mdns.TypeIXFR && q.Qtype != mdns.TypeOPT
+}
+
+// forwards says whether respond would ask an upstream for r: a valid query
+// for a name outside our zones from a client allowed to recurse.
+func (st *state) forwards(r *mdns.Msg, client netip.Addr) bool {
+	if st.fwd == nil || r.Response || r.Opcode != mdns.OpcodeQuery || len(r.Question) != 1 || !supported(r.Question[0]) {
+		return false
+	}
+	if opt := r.IsEdns0(); opt != nil && opt.Version() != 0 {
+		return false
+	}
+	return st.zoneFor(mdns.CanonicalName(r.Question[0].Name)) == nil && st.recursionAllowed(client)
 }

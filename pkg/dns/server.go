@@ -113,7 +113,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return errors.New("dns: run: already running")
 	}
 	s.runCtx.Store(&ctx)
-	servers, addrs, err := s.bindAll()
+	udps, tcps, addrs, err := s.bindAll()
 	if err != nil {
 		return err
 	}
@@ -121,30 +121,29 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addrs = addrs
 	s.mu.Unlock()
 
-	type exit struct {
-		srv *mdns.Server
-		err error
+	// Every serving goroutine reports on exited when it ends.
+	exited := make(chan error, len(udps)+len(tcps))
+	for _, u := range udps {
+		go func() { exited <- u.serve(ctx) }()
 	}
-	started := make(chan *mdns.Server, len(servers))
-	exited := make(chan exit, len(servers))
-	for _, srv := range servers {
+	started := make(chan *mdns.Server, len(tcps))
+	for _, srv := range tcps {
 		srv.NotifyStartedFunc = func() { started <- srv }
-		go func() { exited <- exit{srv, srv.ActivateAndServe()} }()
+		go func() { exited <- srv.ActivateAndServe() }()
 	}
+	running := len(udps) + len(tcps)
 
-	// Wait until each server has started or failed, so that every started
-	// one can be shut down below.
+	// Wait until each TCP server has started or failed, so that every
+	// started one can be shut down below.
 	live := map[*mdns.Server]bool{}
-	running := len(servers)
 	var runErr error
-	for range servers {
+	for len(live) < len(tcps) && runErr == nil {
 		select {
 		case srv := <-started:
 			live[srv] = true
-		case e := <-exited:
+		case err := <-exited:
 			running--
-			runErr = errors.Join(runErr, fmt.Errorf("dns: serve: %w", e.err))
-			<-started // NotifyStartedFunc may still have fired before the error
+			runErr = fmt.Errorf("dns: serve: %w", errOrStopped(err))
 		}
 	}
 	if runErr == nil {
@@ -154,31 +153,50 @@ func (s *Server) Run(ctx context.Context) error {
 		close(s.ready)
 		select {
 		case <-ctx.Done():
-		case e := <-exited:
+		case err := <-exited:
 			running--
-			delete(live, e.srv)
-			runErr = fmt.Errorf("dns: serve: %w", e.err)
+			runErr = fmt.Errorf("dns: serve: %w", errOrStopped(err))
 		}
 	}
 
+	for _, u := range udps {
+		_ = u.conn.Close() // ends its read loop
+	}
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	for srv := range live {
-		if err := srv.ShutdownContext(shutCtx); err != nil {
-			runErr = errors.Join(runErr, fmt.Errorf("dns: shut down listener: %w", err))
+	for _, srv := range tcps {
+		select {
+		case srv := <-started:
+			live[srv] = true
+		default:
+		}
+		if live[srv] {
+			if err := srv.ShutdownContext(shutCtx); err != nil {
+				runErr = errors.Join(runErr, fmt.Errorf("dns: shut down listener: %w", err))
+			}
+		} else {
+			_ = srv.Listener.Close()
 		}
 	}
 	for ; running > 0; running-- {
-		if e := <-exited; e.err != nil && runErr == nil {
-			runErr = fmt.Errorf("dns: serve: %w", e.err)
+		if err := <-exited; err != nil && runErr == nil {
+			runErr = fmt.Errorf("dns: serve: %w", err)
 		}
 	}
 	s.log.Info("dns: stopped")
 	return runErr
 }
 
+// errOrStopped turns a nil exit of a server that should still run into an error.
+func errOrStopped(err error) error {
+	if err == nil {
+		return errors.New("listener stopped unexpectedly")
+	}
+	return err
+}
+
 // bindAll opens every listener; on any error it closes what it opened.
-func (s *Server) bindAll() (servers []*mdns.Server, addrs []netip.AddrPort, err error) {
+func (s *Server) bindAll() (udps []*udpServer, tcps []*mdns.Server, addrs []netip.AddrPort, err error) {
 	var closers []func() error
 	defer func() {
 		if err != nil {
@@ -187,27 +205,26 @@ func (s *Server) bindAll() (servers []*mdns.Server, addrs []netip.AddrPort, err 
 			}
 		}
 	}()
-	h := handler{s}
 	for _, ap := range s.listen {
 		pcs, l, bound, err := bind(ap, s.sockets)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		closers = append(closers, l.Close)
 		for _, pc := range pcs {
 			closers = append(closers, pc.Close)
-			servers = append(servers, &mdns.Server{PacketConn: pc, Handler: h, UDPSize: 4096})
+			udps = append(udps, newUDPServer(s, pc.(*net.UDPConn)))
 		}
-		servers = append(servers, &mdns.Server{
+		tcps = append(tcps, &mdns.Server{
 			Listener:      l,
-			Handler:       h,
+			Handler:       handler{s},
 			ReadTimeout:   5 * time.Second,
 			WriteTimeout:  5 * time.Second,
 			MaxTCPQueries: 256,
 		})
 		addrs = append(addrs, bound)
 	}
-	return servers, addrs, nil
+	return udps, tcps, addrs, nil
 }
 
 // bind opens n SO_REUSEPORT UDP sockets and one TCP listener on ap. Port 0

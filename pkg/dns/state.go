@@ -15,11 +15,13 @@ type state struct {
 	fwd   *forwarder       // nil without forwarders
 	acl   []netip.Prefix
 	dyn   *dynamicView // nil without a forward zone
+	// answers holds packed authoritative replies for the UDP fast path.
+	answers *packedAnswers
 }
 
 // compile validates cfg (with defaults applied) and builds a state.
 func compile(cfg Config, names *DynamicNames, m *metrics, log *slog.Logger) (*state, error) {
-	st := &state{cfg: cfg, zones: map[string]*zone{}}
+	st := &state{cfg: cfg, zones: map[string]*zone{}, answers: newPackedAnswers(names)}
 	serial := serialNow()
 	for _, zc := range cfg.Zones {
 		z, err := compileZone(zc, cfg.TTL, cfg.NegativeTTL, serial)
