@@ -136,7 +136,7 @@ type result map[string]string
 var clientKeys = map[string]string{
 	"ip": "ip", "subnet": "mask", "router": "router", "dns": "dns", "domain": "domain", "search": "search",
 	"hostname": "hostname", "ntpsrv": "ntp", "broadcast": "bcast", "mtu": "mtu", "serverid": "serverid",
-	"lease": "lease", "siaddr": "siaddr", "boot_file": "file", "opt60": "opt60", "opt67": "opt67",
+	"lease": "lease", "siaddr": "siaddr", "boot_file": "file", "vendor": "opt60", "tftp": "tftp", "bootfile": "bootfile",
 	"new_ip_address": "ip", "new_subnet_mask": "mask", "new_routers": "router", "new_domain_name_servers": "dns",
 	"new_domain_name": "domain", "new_domain_search": "search", "new_host_name": "hostname", "new_ntp_servers": "ntp",
 	"new_broadcast_address": "bcast", "new_interface_mtu": "mtu", "new_dhcp_server_identifier": "serverid",
@@ -277,4 +277,55 @@ func TestUnknownClientsInNamespaces(t *testing.T) {
 	if err := clients[0].run(t, tp, tp.C2, dir, sc); err == nil {
 		t.Errorf("unknown MAC on data got a lease: %v", bound(t, out))
 	}
+}
+
+func TestPXEInNamespaces(t *testing.T) {
+	tp := topo(t, "busybox")
+	dir := t.TempDir()
+	startServer(t, tp, netConfig(), dir)
+	const base = "http://172.16.0.1:8080"
+	for _, tc := range []struct {
+		name, mac string
+		args      []string
+		file      string // option 67 ("" = none)
+		tftp      bool   // option 66 = 172.16.0.1
+		http      bool   // option 60 HTTPClient in the reply
+	}{
+		{"BIOS", "52:54:00:00:00:11", []string{"-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"}, "undionly.kpxe", true, false},
+		{"UEFI x64", "52:54:00:00:00:11", []string{"-V", "PXEClient:Arch:00007:UNDI:003016", "-x", "0x5d:0007"}, "ipxe.efi", true, false},
+		{"UEFI HTTP", "52:54:00:00:00:11", []string{"-V", "HTTPClient:Arch:00016:UNDI:003001", "-x", "0x5d:0010"}, base + "/ipxe.efi", false, true},
+		{"iPXE", "52:54:00:00:00:11", []string{"-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000", "-x", "0x4d:69505845"}, base + "/boot/52-54-00-00-00-11.ipxe", false, false},
+		{"unknown MAC: no boot file", "02:00:00:00:cc:01", []string{"-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000"}, "", false, false},
+		{"not a netboot client", "52:54:00:00:00:11", nil, "", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tp.SetMAC(tp.C1, tc.mac); err != nil {
+				t.Fatal(err)
+			}
+			cdir := t.TempDir()
+			sc, out := hook(t, cdir, "pxe")
+			args := append([]string{"-O", "tftp", "-O", "bootfile", "-O", "60"}, tc.args...)
+			if err := clients[0].run(t, tp, tp.C1, cdir, sc, args...); err != nil {
+				t.Fatal(err)
+			}
+			got := bound(t, out)
+			if got["bootfile"] != tc.file {
+				t.Errorf("option 67 %q, want %q (hook saw %v)", got["bootfile"], tc.file, got)
+			}
+			if tc.file != "" && got["siaddr"] != "172.16.0.1" {
+				t.Errorf("siaddr %q", got["siaddr"])
+			}
+			if (got["tftp"] == "172.16.0.1") != tc.tftp {
+				t.Errorf("option 66 %q, want present=%v", got["tftp"], tc.tftp)
+			}
+			if http := got["opt60"] == "HTTPClient"; http != tc.http {
+				t.Errorf("option 60 %q, want HTTPClient=%v; hook output:\n%s", got["opt60"], tc.http, readFile(out))
+			}
+		})
+	}
+}
+
+func readFile(p string) string {
+	b, _ := os.ReadFile(p)
+	return string(b)
 }
