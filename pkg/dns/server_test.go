@@ -97,3 +97,49 @@ func TestReloadDropsNothing(t *testing.T) {
 type unexpected struct{ m *mdns.Msg }
 
 func (u *unexpected) Error() string { return "unexpected answer: " + u.m.String() }
+
+// TestUDPFastPath checks that packed replies follow the dynamic names and
+// the client's right to recurse, and that forwarded queries work over UDP.
+func TestUDPFastPath(t *testing.T) {
+	up := startUpstream(t, example)
+	cfg := labConfig()
+	cfg.Forwarders = []netip.AddrPort{up.addr}
+	cfg.UDPSockets = 2
+	s, addr := startServer(t, cfg)
+	const name = "late.mycluster.contrail.lan."
+	for range 2 { // the second answer is the packed one
+		if r := query(t, addr, "udp", name, mdns.TypeA); r.Rcode != mdns.RcodeNameError || !r.Authoritative || !r.RecursionAvailable {
+			t.Fatalf("before Set: %v", r)
+		}
+	}
+	if err := s.Names().Set("late", netip.MustParseAddr("172.16.0.80")); err != nil {
+		t.Fatal(err)
+	}
+	if r := query(t, addr, "udp", name, mdns.TypeA); r.Rcode != 0 || len(r.Answer) != 1 {
+		t.Fatalf("after Set: %v", r)
+	}
+	s.Names().Remove("late")
+	if r := query(t, addr, "udp", name, mdns.TypeA); r.Rcode != mdns.RcodeNameError {
+		t.Fatalf("after Remove: %v", r)
+	}
+	// Same question, different client rights: RA differs, so does the key.
+	m := new(mdns.Msg)
+	m.SetQuestion("api.mycluster.contrail.lan.", mdns.TypeA)
+	st := s.state.Load()
+	lab, _ := keyOf(m)
+	lab.ra = st.fwd != nil && st.recursionAllowed(netip.MustParseAddr("172.16.0.20"))
+	outside, _ := keyOf(m)
+	outside.ra = st.fwd != nil && st.recursionAllowed(netip.MustParseAddr("192.0.2.20"))
+	if lab == outside {
+		t.Error("lab and outside clients share a packed reply (RA would leak)")
+	}
+	for i := range 2 {
+		r := query(t, addr, "udp", "www.example.", mdns.TypeA)
+		if r.Rcode != 0 || len(r.Answer) != 1 || r.Authoritative {
+			t.Fatalf("forwarded over UDP (%d): %v", i, r)
+		}
+	}
+	if up.hits() != 1 {
+		t.Errorf("upstream asked %d times, want 1", up.hits())
+	}
+}
