@@ -1,0 +1,205 @@
+package bmctest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Redfish identifiers of the mockup.
+const (
+	RedfishSystem  = "/redfish/v1/Systems/437XR1138R2"
+	RedfishManager = "/redfish/v1/Managers/BMC"
+	redfishRoot    = "/redfish/v1"
+	sessionsPath   = "/redfish/v1/SessionService/Sessions"
+)
+
+// RedfishOptions selects the fake BMC's behaviour.
+type RedfishOptions struct {
+	// MediaUnderManager moves the VirtualMedia collection from the System (the mockup's
+	// layout) to the Manager, and gives the media InsertMedia/EjectMedia actions. Under the
+	// System the media have no actions, as in the mockup, so clients must PATCH them.
+	MediaUnderManager bool
+	// Strict answers 400 to PATCH bodies with properties it does not know (the Boot object
+	// has no BootSourceOverrideMode here), and 428 to a PATCH without If-Match.
+	Strict bool
+	// TLS serves https with httptest's self-signed certificate.
+	TLS bool
+	// Username and Password are the only accepted credentials (default admin / password).
+	Username, Password string
+}
+
+// Request is one request the fake received.
+type Request struct {
+	Method, Path, Auth, IfMatch string // Auth: none, basic, session
+	Body                        string
+}
+
+// Redfish is a stateful fake Redfish BMC: ComputerSystem.Reset, PATCH of Boot, virtual media
+// insert/eject, sessions and basic auth, ETags.
+type Redfish struct {
+	*httptest.Server
+	opts RedfishOptions
+
+	mu       sync.Mutex
+	docs     map[string]map[string]any
+	versions map[string]int
+	sessions map[string]string // token -> session path
+	requests []Request
+	resets   []string
+}
+
+// MockupDir is the folder of the DMTF public-rackmount1 mockup (pkg/bmc/testdata).
+func MockupDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "testdata", "public-rackmount1")
+}
+
+// NewRedfish starts the fake; it is closed when the test ends.
+func NewRedfish(t testing.TB, opts RedfishOptions) *Redfish {
+	t.Helper()
+	if opts.Username == "" {
+		opts.Username, opts.Password = "admin", "password"
+	}
+	r := &Redfish{opts: opts, docs: map[string]map[string]any{}, versions: map[string]int{}, sessions: map[string]string{}}
+	if err := r.load(MockupDir()); err != nil {
+		t.Fatalf("redfish fake: load mockup: %v", err)
+	}
+	r.reshape()
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.Config.ErrorLog = log.New(io.Discard, "", 0) // refused TLS handshakes are part of the tests
+	if opts.TLS {
+		r.StartTLS()
+	} else {
+		r.Start()
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *Redfish) load(dir string) error {
+	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || e.Name() != "index.json" {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		rel, _ := filepath.Rel(dir, filepath.Dir(p))
+		key := redfishRoot
+		if rel != "." {
+			key += "/" + filepath.ToSlash(rel)
+		}
+		r.docs[key] = doc
+		return nil
+	})
+}
+
+// reshape turns the static mockup into the variant asked for.
+func (r *Redfish) reshape() {
+	sys := r.docs[RedfishSystem]
+	if r.opts.MediaUnderManager {
+		from, to := RedfishSystem+"/VirtualMedia", RedfishManager+"/VirtualMedia"
+		for p, doc := range r.docs {
+			if !strings.HasPrefix(p, from) {
+				continue
+			}
+			b, _ := json.Marshal(doc)
+			var moved map[string]any
+			_ = json.Unmarshal([]byte(strings.ReplaceAll(string(b), from, to)), &moved)
+			delete(r.docs, p)
+			np := to + strings.TrimPrefix(p, from)
+			if _, isMember := moved["MediaTypes"]; isMember {
+				moved["Actions"] = map[string]any{
+					"#VirtualMedia.InsertMedia": map[string]any{"target": np + "/Actions/VirtualMedia.InsertMedia"},
+					"#VirtualMedia.EjectMedia":  map[string]any{"target": np + "/Actions/VirtualMedia.EjectMedia"},
+				}
+			}
+			r.docs[np] = moved
+		}
+		delete(sys, "VirtualMedia")
+		r.docs[RedfishManager]["VirtualMedia"] = map[string]any{"@odata.id": to}
+	}
+	if r.opts.Strict {
+		delete(sys["Boot"].(map[string]any), "BootSourceOverrideMode")
+	}
+}
+
+// PowerState is the system's PowerState.
+func (r *Redfish) PowerState() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.docs[RedfishSystem]["PowerState"].(string)
+}
+
+// SetPowerState sets the system's PowerState (On or Off).
+func (r *Redfish) SetPowerState(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.docs[RedfishSystem]["PowerState"] = s
+	r.versions[RedfishSystem]++
+}
+
+// Boot returns the system's BootSourceOverride target, enabled and mode.
+func (r *Redfish) Boot() (target, enabled, mode string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.docs[RedfishSystem]["Boot"].(map[string]any)
+	s := func(k string) string { v, _ := b[k].(string); return v }
+	return s("BootSourceOverrideTarget"), s("BootSourceOverrideEnabled"), s("BootSourceOverrideMode")
+}
+
+// CD returns the CD's image and whether it is inserted.
+func (r *Redfish) CD() (image string, inserted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	doc := r.docs[r.cdPath()]
+	image, _ = doc["Image"].(string)
+	inserted, _ = doc["Inserted"].(bool)
+	return image, inserted
+}
+
+func (r *Redfish) cdPath() string {
+	if r.opts.MediaUnderManager {
+		return RedfishManager + "/VirtualMedia/CD1"
+	}
+	return RedfishSystem + "/VirtualMedia/CD1"
+}
+
+// Resets lists the ResetType of every accepted ComputerSystem.Reset.
+func (r *Redfish) Resets() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.resets)
+}
+
+// Requests lists every request received.
+func (r *Redfish) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.requests)
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,49 @@
+package bmc
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// OpError is the error of one operation on one node: it names the node, the driver and the
+// operation, and its text never contains the BMC password.
+type OpError struct {
+	Node     string
+	Driver   string
+	Op       string
+	Attempts int
+	Err      error
+
+	msg string // Err's text, scrubbed of secrets
+}
+
+func (e *OpError) Error() string {
+	s := "bmc: node " + e.Node + " (" + e.Driver + "): " + e.Op
+	if e.Attempts > 1 {
+		s += " (after " + strconv.Itoa(e.Attempts) + " attempts)"
+	}
+	return s + ": " + e.msg
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+func newOpError(c Config, op string, attempts int, err error) *OpError {
+	return &OpError{Node: c.Node, Driver: c.Driver, Op: op, Attempts: attempts, Err: err, msg: scrub(err.Error(), c.Password)}
+}
+
+// scrub removes a secret from a message. Very short secrets are not searched for: replacing
+// them would mangle the message without protecting much.
+func scrub(msg, secret string) string {
+	if len(secret) < 3 {
+		return msg
+	}
+	return strings.ReplaceAll(msg, secret, redacted)
+}
+
+// permanent reports whether retrying err cannot help.
+func permanent(err error) bool {
+	return errors.Is(err, ErrNotSupported) || errors.Is(err, ErrAuth) || errors.Is(err, ErrNotFound) ||
+		errors.Is(err, ErrInvalid) || errors.Is(err, context.Canceled)
+}

@@ -1,0 +1,3 @@
+package bmc
+
+func newLibvirt(c Config) (Driver, error) { return nil, ErrNotSupported }
