@@ -164,14 +164,23 @@ func (d *ipmiDriver) SetBootDevice(ctx context.Context, o BootOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := c.SetSystemBootOptionsParamFor(ctx, ipmiBootFlags(o)); err != nil {
+		return fmt.Errorf("set boot flags: %w", err)
+	}
+	return nil
+}
+
+func ipmiBootFlags(o BootOptions) *types.BootOptionParam_BootFlags {
 	bootType := types.BIOSBootTypeLegacy
 	if o.Mode == BootModeUEFI {
 		bootType = types.BIOSBootTypeEFI
 	}
-	if err := c.SetBootDevice(ctx, ipmiDevices[o.Device], bootType, o.Persistent); err != nil {
-		return fmt.Errorf("set boot flags: %w", err)
+	return &types.BootOptionParam_BootFlags{
+		BootFlagsValid:     true,
+		Persist:            o.Persistent,
+		BIOSBootType:       bootType,
+		BootDeviceSelector: ipmiDevices[o.Device],
 	}
-	return nil
 }
 
 // Probe reads Get Device ID: manufacturer id, product id, firmware revision.
