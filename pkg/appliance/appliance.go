@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +26,7 @@ type Appliance struct {
 	store *store.Store
 	lab   atomic.Pointer[config.Lab]
 	dns   *dns.Server
+	dhcp  *dhcp.Server
 
 	reloadMu sync.Mutex // one reload at a time
 }
@@ -34,6 +38,10 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	if a.dns, err = dns.New(DNSConfig(lab), reg, log.With("service", "dns")); err != nil {
 		return nil, fmt.Errorf("appliance: set up dns: %w", err)
 	}
+	if a.dhcp, err = dhcp.New(DHCPConfig(lab), st, reg, log.With("service", "dhcp")); err != nil {
+		return nil, fmt.Errorf("appliance: set up dhcp: %w", err)
+	}
+	a.nameLeases()
 	a.lab.Store(lab)
 	return a, nil
 }
@@ -47,7 +55,8 @@ func (a *Appliance) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	services := map[string]func(context.Context) error{
-		"dns": a.dns.Run,
+		"dns":  a.dns.Run,
+		"dhcp": a.dhcp.Run,
 	}
 	var wg sync.WaitGroup
 	for name, run := range services {
@@ -73,12 +82,47 @@ func (a *Appliance) Run(ctx context.Context) error {
 func (a *Appliance) Reload(lab *config.Lab) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
+	// DHCP first: if it refuses the lab, DNS still matches what DHCP hands out.
+	if err := a.dhcp.Reload(DHCPConfig(lab)); err != nil {
+		return fmt.Errorf("appliance: reload: %w", err)
+	}
 	if err := a.dns.Reload(DNSConfig(lab)); err != nil {
 		return fmt.Errorf("appliance: reload: %w", err)
 	}
 	a.lab.Store(lab)
 	a.event("info", fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
 	return nil
+}
+
+// nameLeases gives DHCP clients DNS names: the leases the store already holds, then every
+// lease event. Reserved nodes already have static names; those win in the DNS server.
+func (a *Appliance) nameLeases() {
+	names := a.dns.Names()
+	name := func(host string, ip netip.Addr) {
+		if host == "" {
+			return
+		}
+		if err := names.Set(host, ip); err != nil {
+			a.log.Debug("appliance: no DNS name for lease", "hostname", host, "ip", ip, "err", err)
+		}
+	}
+	now := time.Now()
+	for _, l := range a.dhcp.Leases() {
+		if !l.Expired(now) {
+			name(l.Hostname, l.IP)
+		}
+	}
+	a.dhcp.OnLease(func(e dhcp.LeaseEvent) {
+		switch e.Kind {
+		case dhcp.EventBound, dhcp.EventRenewed:
+			name(e.Hostname, e.IP)
+		default:
+			// Only if the name still points at this lease: another client may have taken it.
+			if ip, ok := names.Lookup(e.Hostname); ok && ip == e.IP {
+				names.Remove(e.Hostname)
+			}
+		}
+	})
 }
 
 // event logs a message and keeps it in the store's event log, which the status page shows.

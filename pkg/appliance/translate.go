@@ -1,9 +1,11 @@
 package appliance
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
 )
 
@@ -32,5 +34,49 @@ func DNSConfig(lab *config.Lab) dns.Config {
 		cfg.Zones = append(cfg.Zones, zone)
 	}
 	cfg.DynamicZone = lab.Zone() + "."
+	return cfg
+}
+
+// iPXE binaries offered to netboot clients, as Debian's ipxe package names them.
+const (
+	biosBootFile = "undionly.kpxe"
+	uefiBootFile = "ipxe.efi"
+)
+
+// DHCPConfig is the DHCP servers' configuration for a lab: one per lab network, reservations for
+// every node NIC, the pool where one is declared, the appliance as DNS server, and netboot
+// answers on the machine network (where nodes PXE-boot) when the lab boots over the network.
+func DHCPConfig(lab *config.Lab) dhcp.Config {
+	cfg := dhcp.Config{LeaseTime: lab.DHCP.LeaseTime.D(), Port: lab.DHCP.Port}
+	for _, n := range lab.Networks {
+		dn := dhcp.Network{
+			Name:         n.Name,
+			Interface:    n.Interface,
+			Subnet:       n.CIDR,
+			ServerIP:     n.Address,
+			Router:       n.Gateway,
+			MTU:          n.MTU,
+			DNSServers:   []netip.Addr{n.Address},
+			Domain:       lab.Zone(),
+			NTPServers:   lab.DHCP.NTPServers,
+			ServeUnknown: lab.DHCP.UnknownClients == config.UnknownClientsPool && n.Pool.IsSet(),
+		}
+		if n.Pool.IsSet() {
+			dn.Pool = [2]netip.Addr{n.Pool.First, n.Pool.Last}
+		}
+		for _, r := range lab.Reservations(n.Name) {
+			dn.Reservations = append(dn.Reservations, dhcp.Reservation{MAC: r.MAC.HardwareAddr(), IP: r.IP, Hostname: r.Hostname})
+		}
+		if lab.Boot.Method == config.BootPXE && n.CIDR == lab.Cluster.MachineNetwork {
+			dn.Boot = &dhcp.Boot{
+				TFTPServer: n.Address,
+				HTTPBase:   fmt.Sprintf("http://%s", netip.AddrPortFrom(n.Address, uint16(lab.Boot.HTTPPort))),
+				BIOSFile:   biosBootFile,
+				UEFIFile:   uefiBootFile,
+				KnownOnly:  true,
+			}
+		}
+		cfg.Networks = append(cfg.Networks, dn)
+	}
 	return cfg
 }

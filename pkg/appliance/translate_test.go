@@ -53,3 +53,28 @@ func TestDNSConfig(t *testing.T) {
 		t.Errorf("dns.New: %v", err)
 	}
 }
+
+func TestDHCPConfig(t *testing.T) {
+	cfg := DHCPConfig(exampleLab(t))
+	if len(cfg.Networks) != 2 || cfg.Port != 67 || cfg.LeaseTime.String() != "1h0m0s" {
+		t.Fatalf("config %+v", cfg)
+	}
+	ctrl, data := cfg.Networks[0], cfg.Networks[1]
+	if ctrl.Interface != "ens4" || ctrl.Router != netip.MustParseAddr("172.16.0.254") || !ctrl.ServeUnknown ||
+		ctrl.Pool != [2]netip.Addr{netip.MustParseAddr("172.16.0.50"), netip.MustParseAddr("172.16.0.99")} {
+		t.Errorf("ctrl = %+v", ctrl)
+	}
+	if data.Router.IsValid() || data.ServeUnknown || data.Boot != nil {
+		t.Errorf("data must have no router, no pool clients and no netboot: %+v", data)
+	}
+	if ctrl.Boot == nil || ctrl.Boot.HTTPBase != "http://172.16.0.1:8080" || ctrl.Boot.BIOSFile != "undionly.kpxe" || !ctrl.Boot.KnownOnly {
+		t.Errorf("ctrl boot = %+v", ctrl.Boot)
+	}
+	if len(ctrl.Reservations) != 5 || ctrl.Reservations[0].MAC.String() != "52:54:00:00:00:11" || ctrl.Reservations[0].Hostname != "master-0" {
+		t.Errorf("ctrl reservations = %+v", ctrl.Reservations)
+	}
+	if ctrl.Domain != "mycluster.contrail.lan" || !slices.Equal(ctrl.DNSServers, []netip.Addr{netip.MustParseAddr("172.16.0.1")}) ||
+		!slices.Equal(data.NTPServers, []netip.Addr{netip.MustParseAddr("172.16.0.1")}) {
+		t.Errorf("options: %+v / %+v", ctrl, data)
+	}
+}

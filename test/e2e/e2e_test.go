@@ -57,13 +57,14 @@ func needRoot(t *testing.T, tools ...string) {
 // netns is a network namespace owned by one test.
 type netns struct{ name string }
 
-// newNetns creates a namespace with loopback up and the given interfaces and addresses
-// ("ens4=172.16.0.1/24"), each one end of a veth pair whose other end (ens4-p) stays in the
-// namespace too (the dummy module is not always there). The namespace is deleted when the
-// test ends, after its processes are killed.
-func newNetns(t *testing.T, ifaces ...string) *netns {
+var netnsCount int
+
+// newNetns creates a namespace with loopback up; it is deleted when the test ends, after the
+// processes in it are killed.
+func newNetns(t *testing.T) *netns {
 	t.Helper()
-	n := &netns{name: fmt.Sprintf("cn2e2e-%d-%d", os.Getpid(), len(t.Name())%1000)}
+	netnsCount++
+	n := &netns{name: fmt.Sprintf("cn2e2e-%d-%d", os.Getpid(), netnsCount)}
 	sh(t, "ip", "netns", "add", n.name)
 	t.Cleanup(func() {
 		if pids, err := exec.Command("ip", "netns", "pids", n.name).Output(); err == nil {
@@ -74,14 +75,30 @@ func newNetns(t *testing.T, ifaces ...string) *netns {
 		_ = exec.Command("ip", "netns", "del", n.name).Run()
 	})
 	n.sh(t, "ip", "link", "set", "lo", "up")
+	return n
+}
+
+// labTopology is the jump host's namespace with one interface per lab network, each wired
+// to a client namespace (its interface is eth0) that stands for the nodes on that network.
+type labTopology struct {
+	server  *netns
+	clients map[string]*netns // by server interface name
+}
+
+// newLabTopology builds it from "ens4=172.16.0.1/24"-style specs.
+func newLabTopology(t *testing.T, ifaces ...string) *labTopology {
+	t.Helper()
+	top := &labTopology{server: newNetns(t), clients: map[string]*netns{}}
 	for _, spec := range ifaces {
 		name, addr, _ := strings.Cut(spec, "=")
-		n.sh(t, "ip", "link", "add", name, "type", "veth", "peer", "name", name+"-p")
-		n.sh(t, "ip", "addr", "add", addr, "dev", name)
-		n.sh(t, "ip", "link", "set", name, "up")
-		n.sh(t, "ip", "link", "set", name+"-p", "up")
+		c := newNetns(t)
+		top.server.sh(t, "ip", "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", c.name)
+		top.server.sh(t, "ip", "addr", "add", addr, "dev", name)
+		top.server.sh(t, "ip", "link", "set", name, "up")
+		c.sh(t, "ip", "link", "set", "eth0", "up")
+		top.clients[name] = c
 	}
-	return n
+	return top
 }
 
 func (n *netns) command(name string, args ...string) *exec.Cmd {

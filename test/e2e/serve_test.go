@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,10 +11,11 @@ import (
 )
 
 // TestServeExampleLab runs `cn2-appliance serve` on the example lab in a namespace whose
-// interfaces carry the lab's addresses, asks it with dig, reloads it with a broken and then
-// a changed lab file, and stops it with SIGTERM.
+// interfaces carry the lab's addresses, leases addresses to udhcpc clients on both networks,
+// asks it with dig, reloads it with a broken and then a changed lab file, and stops it with
+// SIGTERM.
 func TestServeExampleLab(t *testing.T) {
-	needRoot(t, "dig")
+	needRoot(t, "dig", "busybox")
 	bin := binary(t)
 	dir := t.TempDir()
 	copyTree(t, "../../configs", dir)
@@ -31,7 +33,8 @@ func TestServeExampleLab(t *testing.T) {
 	}
 	writeLab(string(original))
 
-	ns := newNetns(t, "ens4=172.16.0.1/24", "ens5=10.16.0.1/24")
+	top := newLabTopology(t, "ens4=172.16.0.1/24", "ens5=10.16.0.1/24")
+	ns := top.server
 	var logs syncBuffer
 	cmd := ns.command(bin, "serve", "-c", lab, "--state-dir", filepath.Join(dir, "state"))
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -77,6 +80,44 @@ func TestServeExampleLab(t *testing.T) {
 		if got := dig(q.server, q.args...); got != q.want {
 			t.Errorf("dig @%s %v = %q, want %q", q.server, q.args, got, q.want)
 		}
+	}
+
+	// DHCP: a node's NIC gets its reservation with the lab's options; an unknown client gets a
+	// pool address and a DNS name from the host name it sent.
+	hook := filepath.Join(dir, "udhcpc-hook.sh")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\n[ \"$1\" = bound ] && echo \"lease ip=$ip router=$router dns=$dns domain=$domain hostname=$hostname\"\nexit 0\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lease := func(iface, mac string, extra ...string) string {
+		c := top.clients[iface]
+		c.sh(t, "ip", "link", "set", "eth0", "down")
+		c.sh(t, "ip", "link", "set", "eth0", "address", mac)
+		c.sh(t, "ip", "link", "set", "eth0", "up")
+		args := append([]string{"udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", hook}, extra...)
+		out, _ := c.command("busybox", args...).CombinedOutput() // exits 1 when it gets no lease
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "lease ") {
+				return line
+			}
+		}
+		return ""
+	}
+	if got, want := lease("ens4", "52:54:00:00:00:12"), "lease ip=172.16.0.12 router=172.16.0.254 dns=172.16.0.1 domain=mycluster.contrail.lan hostname=master-1"; got != want {
+		t.Errorf("master-1 on ctrl:\n got %q\nwant %q", got, want)
+	}
+	if got, want := lease("ens5", "52:54:00:00:01:15"), "lease ip=10.16.0.15 router= dns=10.16.0.1 domain=mycluster.contrail.lan hostname=worker-1"; got != want {
+		t.Errorf("worker-1 on data:\n got %q\nwant %q", got, want)
+	}
+	if got := lease("ens5", "02:00:00:00:00:99"); got != "" {
+		t.Errorf("unknown client on data (no pool) got %q", got)
+	}
+	got := lease("ens4", "02:00:00:00:00:42", "-x", "hostname:lab-laptop")
+	var poolIP string
+	if _, err := fmt.Sscanf(got, "lease ip=%s", &poolIP); err != nil || !strings.HasPrefix(poolIP, "172.16.0.") {
+		t.Fatalf("unknown client on ctrl got %q, want a pool address", got)
+	}
+	if got := dig("172.16.0.1", "lab-laptop.mycluster.contrail.lan"); got != poolIP {
+		t.Errorf("lab-laptop.mycluster.contrail.lan = %q, want its lease %s", got, poolIP)
 	}
 
 	// A broken lab file: the reload is refused and the old lab keeps answering.
