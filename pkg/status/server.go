@@ -1,0 +1,109 @@
+package status
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed assets
+var assets embed.FS
+
+var page = template.Must(template.New("index.html.tmpl").Funcs(template.FuncMap{
+	"ago":      ago,
+	"duration": func(d time.Duration) string { return d.Round(time.Second).String() },
+	"lower":    strings.ToLower,
+}).ParseFS(assets, "assets/index.html.tmpl"))
+
+// Source returns the current snapshot; it must be cheap and safe to call concurrently.
+type Source func() Snapshot
+
+// Handler serves the status page, the JSON API, metrics and health checks.
+type Handler struct {
+	mux *http.ServeMux
+}
+
+// Options configure NewHandler.
+type Options struct {
+	Source   Source
+	Gatherer prometheus.Gatherer // for /metrics
+	// Ready reports whether every service is up (for /readyz); nil: always ready.
+	Ready func() error
+	// RefreshSeconds is how often the page reloads itself (default 5).
+	RefreshSeconds int
+	Log            *slog.Logger
+}
+
+// NewHandler builds the HTTP handler. Only GET and HEAD are served.
+func NewHandler(o Options) *Handler {
+	if o.RefreshSeconds <= 0 {
+		o.RefreshSeconds = 5
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	static, _ := fs.Sub(assets, "assets/static")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		data := struct {
+			Snapshot
+			Refresh int
+		}{o.Source(), o.RefreshSeconds}
+		if err := page.Execute(w, data); err != nil {
+			o.Log.Error("status: render page", "err", err)
+		}
+	})
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(o.Source())
+	})
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{o.Log}}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if o.Ready != nil {
+			if err := o.Ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return &Handler{mux: mux}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'")
+	h.mux.ServeHTTP(w, r)
+}
+
+type slogErrorLog struct{ log *slog.Logger }
+
+func (l slogErrorLog) Println(v ...any) { l.log.Error("status: metrics: " + fmt.Sprint(v...)) }
+
+// ago renders how long ago t was, for humans.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := time.Since(t).Round(time.Second)
+	if d < 0 {
+		return "in " + (-d).String()
+	}
+	return d.String() + " ago"
+}
