@@ -3,6 +3,7 @@ package bmctest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -77,7 +78,8 @@ func StartLibvirtd(t testing.TB) *Libvirtd {
 	})
 	sock := filepath.Join(run, "libvirt-sock")
 	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil { // the file appears before listen()
+			c.Close()
 			break
 		}
 		select {
