@@ -36,9 +36,15 @@ run: build
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 
+# install puts the binary, the systemd unit (+ sysusers/tmpfiles) and, if there is none yet,
+# the example lab under /etc/cn2-appliance (edit it: it names fake secrets).
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/cn2-appliance
-	install -D -m 0640 $(LAB) $(DESTDIR)/etc/cn2-appliance/lab.yaml
+	install -D -m 0644 systemd/cn2-appliance.service $(DESTDIR)/etc/systemd/system/cn2-appliance.service
+	install -D -m 0644 systemd/cn2-appliance.sysusers $(DESTDIR)/usr/lib/sysusers.d/cn2-appliance.conf
+	install -D -m 0644 systemd/cn2-appliance.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/cn2-appliance.conf
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/cn2-appliance/README.md
+	test -e $(DESTDIR)/etc/cn2-appliance/lab.yaml || install -D -m 0640 $(LAB) $(DESTDIR)/etc/cn2-appliance/lab.yaml
 
 clean:
 	rm -rf bin
