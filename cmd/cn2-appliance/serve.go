@@ -46,6 +46,7 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	appliance.Version = version
 	app, err := appliance.New(lab, st, reg, log)
 	if err != nil {
 		return err
@@ -59,19 +60,30 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	sd := systemd{log: log}
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				sd.reloading()
 				reload(g.config, app, log)
+				sd.ready()
 			}
+		}
+	}()
+	go func() {
+		if app.WaitReady(ctx) == nil {
+			log.Info("serve: ready")
+			sd.ready()
+			sd.watchdog(ctx, app.Ready)
 		}
 	}()
 
 	log.Info("serve: starting", "config", g.config, "state_dir", g.stateDir, "version", version)
 	err = app.Run(ctx)
+	sd.stopping()
 	log.Info("serve: stopped")
 	return err
 }
