@@ -12,6 +12,9 @@ packages=(
   tftp-hpa atftp tftpd-hpa
   # netns topology helpers
   iproute2 bridge-utils
+  # BMC peers (pkg/bmc): IPMI simulator and client, libvirtd with the test driver, Redfish clients
+  openipmi ipmitool libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu libvirt-daemon-system
+  redfishtool python3-sushy
 )
 
 missing=()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -12,10 +13,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/digitalocean/go-libvirt"
 )
 
 // Libvirtd is a private libvirtd whose built-in test driver (test:///default, one running
-// domain "test") is reached through its own unix socket.
+// domain "test") is reached through its own unix socket. The helper holds a connection open
+// for the whole test, so the test driver's state lasts across connections.
 type Libvirtd struct {
 	Socket string
 	// URI is the driver URI with the socket, for go-libvirt's ConnectToURI.
@@ -91,7 +95,17 @@ func StartLibvirtd(t testing.TB) *Libvirtd {
 			t.Fatalf("libvirtd made no socket at %s in 30s:\n%s", sock, out.String())
 		}
 	}
-	return &Libvirtd{Socket: sock, URI: "test+unix:///default?socket=" + sock}
+	lv := &Libvirtd{Socket: sock, URI: "test+unix:///default?socket=" + sock}
+	// The test driver keeps test:///default's state only while a connection is open: hold
+	// one, so the domain keeps its state between the connections of the code under test, as
+	// a real hypervisor would.
+	u, _ := url.Parse(lv.URI)
+	keeper, err := libvirt.ConnectToURI(u)
+	if err != nil {
+		t.Fatalf("connect to the private libvirtd: %v", err)
+	}
+	t.Cleanup(func() { _ = keeper.Disconnect() })
+	return lv
 }
 
 func nobody(t testing.TB) (uint32, uint32) {
