@@ -213,3 +213,50 @@ func TestRedfishBootTargetNotAllowed(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRedfishStaleETagIsRetried(t *testing.T) {
+	fake := bmctest.NewRedfish(t, bmctest.RedfishOptions{Strict: true})
+	c := redfishClient(t, fake, "", func(c *bmc.Config) { c.Attempts = 1 })
+	fake.RejectNextPatch(412)
+	if err := c.SetBootDevice(context.Background(), bmc.BootOptions{Device: bmc.BootCD}); err != nil {
+		t.Fatal(err)
+	}
+	if target, _, _ := fake.Boot(); target != "Cd" {
+		t.Fatalf("target %s", target)
+	}
+	var etags []string
+	for _, r := range fake.Requests() {
+		if r.Method == "PATCH" {
+			etags = append(etags, r.IfMatch)
+		}
+	}
+	if len(etags) != 2 || etags[0] == etags[1] {
+		t.Fatalf("PATCH If-Match values %v: want two, the second with the fresh ETag", etags)
+	}
+}
+
+func TestRedfishSessionLogoutAndBasicFallback(t *testing.T) {
+	fake := bmctest.NewRedfish(t, bmctest.RedfishOptions{})
+	c := redfishClient(t, fake, "")
+	if _, err := c.PowerState(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fake.Sessions() != 1 {
+		t.Fatalf("%d sessions", fake.Sessions())
+	}
+	_ = c.Close()
+	if fake.Sessions() != 0 {
+		t.Fatalf("%d sessions after Close", fake.Sessions())
+	}
+
+	fake = bmctest.NewRedfish(t, bmctest.RedfishOptions{NoSessions: true})
+	c = redfishClient(t, fake, "")
+	if _, err := c.PowerState(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkAuth(t, fake, "basic")
+	c = redfishClient(t, fake, "session")
+	if _, err := c.PowerState(context.Background()); err == nil {
+		t.Fatal("auth session against a BMC without sessions worked")
+	}
+}

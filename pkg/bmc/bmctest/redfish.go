@@ -38,6 +38,8 @@ type RedfishOptions struct {
 	Strict bool
 	// TLS serves https with httptest's self-signed certificate.
 	TLS bool
+	// NoSessions answers 405 to session logins, like BMCs that only take basic auth.
+	NoSessions bool
 	// Username and Password are the only accepted credentials (default admin / password).
 	Username, Password string
 }
@@ -60,6 +62,7 @@ type Redfish struct {
 	sessions map[string]string // token -> session path
 	requests []Request
 	resets   []string
+	reject   []int // status codes for the next PATCHes
 }
 
 // MockupDir is the folder of the DMTF public-rackmount1 mockup (pkg/bmc/testdata).
@@ -189,6 +192,20 @@ func (r *Redfish) Resets() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.resets)
+}
+
+// RejectNextPatch makes the next PATCH fail with code (412: someone changed the resource).
+func (r *Redfish) RejectNextPatch(code int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reject = append(r.reject, code)
+}
+
+// Sessions is the number of open sessions.
+func (r *Redfish) Sessions() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sessions)
 }
 
 // Requests lists every request received.

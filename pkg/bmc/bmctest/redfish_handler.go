@@ -29,6 +29,8 @@ func (r *Redfish) serve(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case p == "/redfish" && req.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, "", map[string]any{"v1": "/redfish/v1/"})
+	case login && r.opts.NoSessions:
+		writeError(w, http.StatusMethodNotAllowed, "Base.1.8.OperationNotAllowed", "sessions are not supported")
 	case login:
 		r.login(w, body)
 	case req.Method == http.MethodDelete && strings.HasPrefix(p, sessionsPath+"/"):
@@ -112,6 +114,13 @@ func (r *Redfish) patch(w http.ResponseWriter, req *http.Request, p string, body
 		return
 	}
 	if !r.precondition(w, req, p) {
+		return
+	}
+	if len(r.reject) > 0 {
+		code := r.reject[0]
+		r.reject = r.reject[1:]
+		r.versions[p]++ // as if someone else had changed it
+		writeError(w, code, "Base.1.8.PreconditionFailed", "rejected by the test")
 		return
 	}
 	var err error
