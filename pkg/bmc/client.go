@@ -203,7 +203,15 @@ func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(co
 	attempt := 0
 	for attempt < c.cfg.Attempts {
 		attempt++
-		err = c.attempt(ctx, fn)
+		var reused bool
+		reused, err = c.attempt(ctx, fn)
+		if err != nil && reused && errors.Is(err, ErrAuth) && ctx.Err() == nil {
+			// A session the BMC has since dropped (expired, BMC rebooted): log in again
+			// at once, once.
+			c.closeQuietly()
+			attempt++
+			_, err = c.attempt(ctx, fn)
+		}
 		if err == nil || permanent(err) || ctx.Err() != nil {
 			break
 		}
@@ -246,21 +254,24 @@ func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(co
 	return nil
 }
 
-func (c *Client) attempt(ctx context.Context, fn func(context.Context) error) error {
+// attempt runs fn once under the per-attempt timeout, opening the connection first if needed;
+// reused says whether the connection was already open.
+func (c *Client) attempt(ctx context.Context, fn func(context.Context) error) (reused bool, err error) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	reused = c.open
 	if !c.open {
 		if err := c.drv.Open(actx); err != nil {
 			c.closeQuietly()
-			return fmt.Errorf("connect: %w", err)
+			return false, fmt.Errorf("connect: %w", err)
 		}
 		c.open = true
 	}
-	err := fn(actx)
+	err = fn(actx)
 	if err != nil && actx.Err() != nil && ctx.Err() == nil {
-		return fmt.Errorf("timed out after %s: %w", c.cfg.Timeout, err)
+		return reused, fmt.Errorf("timed out after %s: %w", c.cfg.Timeout, err)
 	}
-	return err
+	return reused, err
 }
 
 func (c *Client) closeQuietly() {

@@ -80,7 +80,7 @@ func (d *redfishDriver) Open(ctx context.Context) error {
 func (d *redfishDriver) httpClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: d.cfg.Insecure} //nolint:gosec // explicit per-BMC option
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: tr, Timeout: d.cfg.Timeout}                                         // also bounds the logout in Close
 }
 
 // noSessions tells a BMC without a session service (404/405 on the sessions collection, or

@@ -244,6 +244,13 @@ func TestRedfishSessionLogoutAndBasicFallback(t *testing.T) {
 	if fake.Sessions() != 1 {
 		t.Fatalf("%d sessions", fake.Sessions())
 	}
+	fake.ExpireSessions()
+	if st, err := c.PowerState(context.Background()); err != nil || st != bmc.PowerOn {
+		t.Fatalf("after the session expired: %v, %v", st, err)
+	}
+	if fake.Sessions() != 1 {
+		t.Fatalf("%d sessions after logging in again", fake.Sessions())
+	}
 	_ = c.Close()
 	if fake.Sessions() != 0 {
 		t.Fatalf("%d sessions after Close", fake.Sessions())

@@ -208,6 +208,13 @@ func (r *Redfish) Sessions() int {
 	return len(r.sessions)
 }
 
+// ExpireSessions drops every session, as a BMC does after its session timeout.
+func (r *Redfish) ExpireSessions() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.sessions)
+}
+
 // Requests lists every request received.
 func (r *Redfish) Requests() []Request {
 	r.mu.Lock()
