@@ -64,3 +64,20 @@ func TestSetCDROM(t *testing.T) {
 		t.Fatalf("relative path: %v", err)
 	}
 }
+
+// FuzzDomainXML: the domain definition comes from libvirtd; editing it must never panic, and
+// an edit that succeeds keeps the document's closing tag.
+func FuzzDomainXML(f *testing.F) {
+	f.Add(q35Domain, "http://h/x.iso")
+	f.Add("<domain><os></os><devices></devices></domain>", "")
+	f.Add("<os><boot dev='hd'/></os><disk device='cdrom'></disk>", "/x.iso")
+	f.Fuzz(func(t *testing.T, x, image string) {
+		for _, dev := range []BootDevice{BootPXE, BootCD, BootDisk} {
+			if y, err := setBootOrder(x, dev); err == nil && !strings.Contains(y, "</os>") {
+				t.Fatalf("lost </os>:\n%s", y)
+			}
+		}
+		_, _ = setCDROM(x, image)
+		_ = domainIsUEFI(x)
+	})
+}
