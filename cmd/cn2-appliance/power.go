@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,6 +144,10 @@ func runPower(ctx context.Context, out io.Writer, c *bmc.Client, f *powerFlags, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s: %s: done\n", node, strings.Join(args, " "))
+	shown := slices.Clone(args)
+	if u, err := url.Parse(shown[len(shown)-1]); err == nil && u.User != nil {
+		shown[len(shown)-1] = u.Redacted() // an ISO URL may carry credentials
+	}
+	fmt.Fprintf(out, "%s: %s: done\n", node, strings.Join(shown, " "))
 	return nil
 }

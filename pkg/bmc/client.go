@@ -198,6 +198,14 @@ func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(co
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	start := time.Now()
+	secrets := []string{c.cfg.Password}
+	for i, a := range attrs {
+		if a.Key == "image" { // an ISO URL may carry credentials
+			pw, shown := urlSecret(a.Value.String())
+			secrets = append(secrets, pw)
+			attrs[i] = slog.String("image", shown)
+		}
+	}
 	wait := c.cfg.Backoff
 	var err error
 	attempt := 0
@@ -220,7 +228,7 @@ func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(co
 			break
 		}
 		c.log.Debug("bmc: retrying", "node", c.cfg.Node, "driver", c.cfg.Driver, "op", op, "attempt", attempt,
-			"wait", wait, "err", scrub(err.Error(), c.cfg.Password))
+			"wait", wait, "err", scrub(err.Error(), secrets...))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -242,7 +250,7 @@ func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(co
 		args = append(args, a)
 	}
 	if err != nil {
-		oe := newOpError(c.cfg, op, attempt, err)
+		oe := newOpError(c.cfg, op, attempt, err, secrets...)
 		lv := slog.LevelWarn
 		if errors.Is(err, ErrNotSupported) {
 			lv = slog.LevelInfo

@@ -185,3 +185,20 @@ func counter(t *testing.T, reg *prometheus.Registry, driver, op, result string) 
 	}
 	return 0
 }
+
+// echo fails every media operation with an error quoting the image, as drivers do.
+type echo struct{ flaky }
+
+func (e *echo) InsertMedia(ctx context.Context, image string) error {
+	return fmt.Errorf("%w: could not fetch %s", bmc.ErrInvalid, image)
+}
+func (e *echo) EjectMedia(ctx context.Context) error { return nil }
+
+func TestClientHidesImageCredentials(t *testing.T) {
+	var log bytes.Buffer
+	c := fakeClient(t, &echo{}, prometheus.NewRegistry(), &log)
+	err := c.InsertMedia(context.Background(), "https://iso:iso-pass-77@files.example/x.iso")
+	if err == nil || strings.Contains(err.Error(), "iso-pass-77") || strings.Contains(log.String(), "iso-pass-77") {
+		t.Fatalf("err %v\nlog %s", err, log.String())
+	}
+}

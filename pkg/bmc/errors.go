@@ -3,6 +3,7 @@ package bmc
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -29,17 +30,30 @@ func (e *OpError) Error() string {
 
 func (e *OpError) Unwrap() error { return e.Err }
 
-func newOpError(c Config, op string, attempts int, err error) *OpError {
-	return &OpError{Node: c.Node, Driver: c.Driver, Op: op, Attempts: attempts, Err: err, msg: scrub(err.Error(), c.Password)}
+func newOpError(c Config, op string, attempts int, err error, secrets ...string) *OpError {
+	return &OpError{Node: c.Node, Driver: c.Driver, Op: op, Attempts: attempts, Err: err,
+		msg: scrub(err.Error(), append(secrets, c.Password)...)}
 }
 
-// scrub removes a secret from a message. Very short secrets are not searched for: replacing
+// scrub removes secrets from a message. Very short secrets are not searched for: replacing
 // them would mangle the message without protecting much.
-func scrub(msg, secret string) string {
-	if len(secret) < 3 {
-		return msg
+func scrub(msg string, secrets ...string) string {
+	for _, s := range secrets {
+		if len(s) >= 3 {
+			msg = strings.ReplaceAll(msg, s, redacted)
+		}
 	}
-	return strings.ReplaceAll(msg, secret, redacted)
+	return msg
+}
+
+// urlSecret is the password in a URL's user info, if any, and the URL with it redacted.
+func urlSecret(s string) (secret, shown string) {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return "", s
+	}
+	pw, _ := u.User.Password()
+	return pw, u.Redacted()
 }
 
 // permanent reports whether retrying err cannot help.
