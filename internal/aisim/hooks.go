@@ -1,0 +1,242 @@
+package aisim
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+)
+
+// ErrNoInfraEnv means a node booted while no infra-env exists to have served its image.
+var ErrNoInfraEnv = errors.New("aisim: no infra-env: the node has no discovery image to boot")
+
+// NodeBooted simulates node booting the discovery image of the newest infra-env: after
+// Timings.Discovery a host with its MACs in the inventory registers (or, if a host with
+// that MAC exists, e.g. after a reset, it re-registers as the same host).
+func (s *Sim) NodeBooted(n Node) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance()
+	var newest *infraEnv
+	for _, ie := range s.infraEnvs {
+		if newest == nil || ie.ie.CreatedAt.After(newest.ie.CreatedAt) ||
+			(ie.ie.CreatedAt.Equal(newest.ie.CreatedAt) && ie.ie.ID > newest.ie.ID) {
+			newest = ie
+		}
+	}
+	if newest == nil {
+		return ErrNoInfraEnv
+	}
+	if len(n.MACs) == 0 {
+		return errors.New("aisim: node has no MAC")
+	}
+	for i := range n.MACs {
+		n.MACs[i] = strings.ToLower(n.MACs[i])
+	}
+	s.pending = append(s.pending, pendingBoot{node: n, infraEnvID: newest.ie.ID,
+		at: s.now().Add(s.opts.scaled(s.timings.Discovery))})
+	return nil
+}
+
+// register adds (or re-registers) the host of a booted node. Callers hold s.mu.
+func (s *Sim) register(p pendingBoot, at time.Time) {
+	ie := s.infraEnvs[p.infraEnvID]
+	if ie == nil {
+		return // deleted meanwhile
+	}
+	if h := s.hostByMAC(p.node.MACs[0]); h != nil && h.h.InfraEnvID == p.infraEnvID {
+		switch h.h.Status {
+		case "resetting-pending-user-action", "cancelled", "disconnected":
+			h.h.Status, h.h.StatusInfo, h.h.Progress = "known", "", &ai.HostProgress{}
+			h.stageIdx, h.poweredOff = 0, false
+		}
+		t := at
+		h.h.CheckedInAt = &t
+		return
+	}
+	n := p.node
+	name := n.Hostname
+	if name == "" {
+		name = "host-" + strings.ReplaceAll(n.MACs[0], ":", "")
+	}
+	inv := ai.Inventory{Hostname: name, SystemVendor: ai.SystemVendor{Manufacturer: "aisim", ProductName: "simulated", SerialNumber: n.Serial, Virtual: true}}
+	for i, mac := range n.MACs {
+		nic := ai.Interface{Name: fmt.Sprintf("ens%d", 3+i), MACAddress: mac, IPv4Addresses: []string{}}
+		if i < len(n.IPs) && n.IPs[i] != "" {
+			nic.IPv4Addresses = []string{n.IPs[i]}
+		}
+		inv.Interfaces = append(inv.Interfaces, nic)
+	}
+	invText, _ := jsonText(inv)
+	id := s.newID()
+	t := at
+	h := &host{
+		h: ai.Host{ID: id, Kind: "Host", Href: "/api/assisted-install/v2/infra-envs/" + ie.ie.ID + "/hosts/" + id,
+			InfraEnvID: ie.ie.ID, Status: "discovering", Role: ai.RoleAutoAssign, SuggestedRole: ai.RoleAutoAssign,
+			Inventory: invText, CheckedInAt: &t},
+		macs: n.MACs, inv: inv, labels: map[string]string{}, registeredAt: at, createdAt: at,
+	}
+	if ie.ie.ClusterID != "" {
+		cid := ie.ie.ClusterID
+		h.h.ClusterID = &cid
+	} else {
+		h.h.Status = "known-unbound"
+	}
+	if s.powerOffMACs[n.MACs[0]] {
+		h.powerOffOnReboot = true
+	}
+	s.hosts[id] = h
+	var clusterID string
+	if h.h.ClusterID != nil {
+		clusterID = *h.h.ClusterID
+	}
+	s.event(clusterID, id, "info", fmt.Sprintf("Host %s: Successfully registered", name), at)
+}
+
+func (s *Sim) hostByMAC(mac string) *host {
+	mac = strings.ToLower(mac)
+	for _, h := range s.hosts {
+		for _, m := range h.macs {
+			if m == mac {
+				return h
+			}
+		}
+	}
+	return nil
+}
+
+// PowerOffOnReboot makes the node with mac power off when it should reboot during the
+// install; the install then waits for NodePoweredOn(mac).
+func (s *Sim) PowerOffOnReboot(mac string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mac = strings.ToLower(mac)
+	s.powerOffMACs[mac] = true
+	if h := s.hostByMAC(mac); h != nil {
+		h.powerOffOnReboot = true
+	}
+}
+
+// PoweredOff reports whether the node with mac is off (it powered off instead of rebooting
+// and nobody powered it on yet).
+func (s *Sim) PoweredOff(mac string) bool {
+	s.mu.Lock()
+	s.advance()
+	h := s.hostByMAC(mac)
+	off := h != nil && h.poweredOff
+	cb := s.takePowerOffs()
+	s.mu.Unlock()
+	cb()
+	return off
+}
+
+// NodePoweredOn tells the simulator the node with mac was powered on. A host waiting in
+// Rebooting after a power-off continues from now; otherwise nothing happens.
+func (s *Sim) NodePoweredOn(mac string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance()
+	mac = strings.ToLower(mac)
+	delete(s.powerOffMACs, mac)
+	h := s.hostByMAC(mac)
+	if h == nil || !h.poweredOff {
+		if h != nil {
+			h.powerOffOnReboot = false
+		}
+		return
+	}
+	h.poweredOff, h.powerOffOnReboot = false, false
+	h.stageAt = s.now() // the reboot starts now
+}
+
+// takePowerOffs returns a func that reports new power-offs to Options.OnPowerOff. Callers
+// hold s.mu and run the func after unlocking.
+func (s *Sim) takePowerOffs() func() {
+	macs := s.powerOffs
+	s.powerOffs = nil
+	cb := s.opts.OnPowerOff
+	return func() {
+		if cb == nil {
+			return
+		}
+		for _, m := range macs {
+			cb(m)
+		}
+	}
+}
+
+// SetFaults replaces the injected faults.
+func (s *Sim) SetFaults(f Faults) {
+	s.mu.Lock()
+	s.opts.Faults = f
+	s.mu.Unlock()
+}
+
+// FailNext makes the next n API requests fail with status (a 5xx or 429) before they act.
+func (s *Sim) FailNext(n, status int) {
+	s.mu.Lock()
+	s.failNext, s.failStatus = n, status
+	s.mu.Unlock()
+}
+
+// StallNext makes the next n API requests hang until the client gives up (or the
+// simulator closes), without acting: a server that times out.
+func (s *Sim) StallNext(n int) {
+	s.mu.Lock()
+	s.stallNext = n
+	s.mu.Unlock()
+}
+
+// ExpireAccessTokens makes every access token issued so far expired.
+func (s *Sim) ExpireAccessTokens() {
+	s.mu.Lock()
+	for k := range s.tokens {
+		s.tokens[k] = time.Time{}
+	}
+	s.mu.Unlock()
+}
+
+// RevokeOfflineToken makes the token endpoint refuse tok (invalid_grant).
+func (s *Sim) RevokeOfflineToken(tok string) {
+	s.mu.Lock()
+	if s.opts.Auth != nil {
+		var kept []string
+		for _, t := range s.opts.Auth.OfflineTokens {
+			if t != tok {
+				kept = append(kept, t)
+			}
+		}
+		s.opts.Auth.OfflineTokens = kept
+	}
+	s.mu.Unlock()
+}
+
+// Counts returns how many clusters, infra-envs and hosts exist.
+func (s *Sim) Counts() (clusters, infraEnvs, hosts int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clusters), len(s.infraEnvs), len(s.hosts)
+}
+
+// Stats are counters for tests.
+type Stats struct {
+	Requests     int // API requests received
+	TokenGrants  int // access tokens issued
+	FaultsServed int // injected failures answered
+}
+
+// Stats returns the counters so far.
+func (s *Sim) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Violations returns the spec violations of the simulator's own responses so far.
+func (s *Sim) Violations() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]error(nil), s.violations...)
+}

@@ -1,0 +1,241 @@
+package aisim
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+)
+
+// cluster is the simulator's record of a cluster.
+type cluster struct {
+	c                 ai.Cluster // stored fields; status and progress are recomputed
+	createdAt         time.Time
+	updatedAt         time.Time
+	pullSecret        string
+	controlPlaneCount int
+	installStart      time.Time // zero before install
+	finalizingStart   time.Time
+	installedAt       time.Time
+	manifests         map[string]manifest // key folder/file_name
+	validations       string
+}
+
+type manifest struct {
+	folder, name string
+	content      []byte
+}
+
+// infraEnv is the simulator's record of an infra-env.
+type infraEnv struct {
+	ie         ai.InfraEnv
+	pullSecret string
+	kernelArgs []ai.KernelArgument
+}
+
+// host is the simulator's record of a host.
+type host struct {
+	h                ai.Host
+	macs             []string
+	inv              ai.Inventory
+	labels           map[string]string
+	registeredAt     time.Time
+	stageIdx         int       // index in stages while installing
+	stageAt          time.Time // when the current stage began
+	powerOffOnReboot bool
+	poweredOff       bool
+	createdAt        time.Time
+}
+
+// stages a host walks through during the install.
+var stages = []string{
+	ai.StageStartingInstallation,
+	ai.StageInstalling,
+	ai.StageWritingImage,
+	ai.StageRebooting,
+	ai.StageConfiguring,
+	ai.StageJoined,
+	ai.StageDone,
+}
+
+// pendingBoot is a node that booted the discovery image and will register at at.
+type pendingBoot struct {
+	node       Node
+	infraEnvID string
+	at         time.Time
+}
+
+// Node describes a simulated machine for NodeBooted.
+type Node struct {
+	MACs     []string // first one is the boot NIC; lower case
+	IPs      []string // one CIDR address per MAC (optional), e.g. 172.16.0.11/24
+	Hostname string   // as DHCP gave it; "host-<mac>" when empty; "localhost" makes it insufficient
+	Serial   string
+}
+
+func (s *Sim) now() time.Time { return s.opts.Clock.Now() }
+
+// advance moves every time-driven state to now. Callers hold s.mu.
+func (s *Sim) advance() {
+	now := s.now()
+	// Discovery: booted nodes register once their delay has passed.
+	kept := s.pending[:0]
+	for _, p := range s.pending {
+		if now.Before(p.at) {
+			kept = append(kept, p)
+			continue
+		}
+		s.register(p, p.at)
+	}
+	s.pending = kept
+	for _, cl := range s.clusters {
+		s.advanceCluster(cl, now)
+	}
+}
+
+func (s *Sim) advanceCluster(cl *cluster, now time.Time) {
+	hosts := s.clusterHosts(cl.c.ID)
+	switch cl.c.Status {
+	case ai.ClusterInsufficient, ai.ClusterReady, ai.ClusterPendingForInput:
+		suggestRoles(hosts, cl.controlPlaneCount)
+		for _, h := range hosts {
+			s.hostPreInstallStatus(h, hosts)
+		}
+		s.validateCluster(cl, hosts)
+	case ai.ClusterPreparingForInstallation:
+		prepEnd := cl.installStart.Add(s.opts.scaled(s.timings.Preparing))
+		if now.Before(prepEnd) {
+			for _, h := range hosts {
+				h.h.Status, h.h.StatusInfo = "preparing-successful", "Host finished successfully to prepare for installation"
+			}
+			return
+		}
+		s.setClusterStatus(cl, ai.ClusterInstalling, "Installation in progress", prepEnd)
+		for _, h := range hosts {
+			h.h.Status, h.h.StatusInfo = "installing-in-progress", ai.StageStartingInstallation
+			h.stageIdx, h.stageAt = 0, prepEnd
+			s.event(cl.c.ID, h.h.ID, "info", fmt.Sprintf("Host %s: updated status from preparing-successful to installing-in-progress", h.name()), prepEnd)
+		}
+		fallthrough
+	case ai.ClusterInstalling:
+		done := true
+		for _, h := range hosts {
+			s.advanceHost(cl, h, now)
+			if h.h.Status != "installed" {
+				done = false
+			}
+		}
+		if !done {
+			return
+		}
+		last := cl.installStart
+		for _, h := range hosts {
+			if h.stageAt.After(last) {
+				last = h.stageAt
+			}
+		}
+		cl.finalizingStart = last
+		s.setClusterStatus(cl, ai.ClusterFinalizing, "Finalizing cluster installation", last)
+		fallthrough
+	case ai.ClusterFinalizing:
+		end := cl.finalizingStart.Add(s.opts.scaled(s.timings.Finalizing))
+		if now.Before(end) {
+			return
+		}
+		cl.installedAt = end
+		t := end
+		cl.c.InstallCompletedAt = &t
+		s.setClusterStatus(cl, ai.ClusterInstalled, "Cluster is installed", end)
+	}
+}
+
+// advanceHost walks an installing host through its stages.
+func (s *Sim) advanceHost(cl *cluster, h *host, now time.Time) {
+	if h.h.Status != "installing-in-progress" {
+		return
+	}
+	stageDur := s.opts.scaled(s.timings.Stage)
+	for h.stageIdx < len(stages)-1 {
+		if stages[h.stageIdx] == ai.StageRebooting && h.powerOffOnReboot {
+			if !h.poweredOff {
+				h.poweredOff = true
+				s.powerOffs = append(s.powerOffs, h.macs[0])
+				s.event(cl.c.ID, h.h.ID, "warning", fmt.Sprintf("Host %s: powered off instead of rebooting", h.name()), now)
+			}
+			return // waits for NodePoweredOn, which clears powerOffOnReboot
+		}
+		next := h.stageAt.Add(stageDur)
+		if now.Before(next) {
+			return
+		}
+		h.stageIdx++
+		h.stageAt = next
+		s.event(cl.c.ID, h.h.ID, "info", fmt.Sprintf("Host %s: reached installation stage %s", h.name(), stages[h.stageIdx]), next)
+	}
+	if h.h.Status != "installed" {
+		h.h.Status, h.h.StatusInfo = "installed", "Done"
+		s.event(cl.c.ID, h.h.ID, "info", fmt.Sprintf("Host %s: updated status from installing-in-progress to installed", h.name()), h.stageAt)
+	}
+}
+
+func (s *Sim) setClusterStatus(cl *cluster, status, info string, at time.Time) {
+	if cl.c.Status == status {
+		return
+	}
+	s.event(cl.c.ID, "", "info", fmt.Sprintf("Updated status of the cluster to %s", status), at)
+	cl.c.Status, cl.c.StatusInfo = status, info
+	t := at
+	cl.c.StatusUpdatedAt = &t
+}
+
+// hostPreInstallStatus sets known/insufficient from the host's name.
+func (s *Sim) hostPreInstallStatus(h *host, all []*host) {
+	switch h.h.Status {
+	case "known", "insufficient", "discovering", "pending-for-input":
+	default:
+		return
+	}
+	vals := hostValidations(h, all)
+	h.h.ValidationsInfo = vals.text
+	if vals.ok {
+		h.h.Status, h.h.StatusInfo = "known", "Host is ready to be installed"
+	} else {
+		h.h.Status, h.h.StatusInfo = "insufficient", "Host cannot be installed due to following failing validation(s): "+strings.Join(vals.failing, " ; ")
+	}
+}
+
+func (h *host) name() string {
+	if h.h.RequestedHostname != "" {
+		return h.h.RequestedHostname
+	}
+	return h.inv.Hostname
+}
+
+// clusterHosts returns a cluster's hosts in a stable order.
+func (s *Sim) clusterHosts(clusterID string) []*host {
+	var out []*host
+	for _, h := range s.hosts {
+		if h.h.ClusterID != nil && *h.h.ClusterID == clusterID {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].createdAt.Before(out[j].createdAt) || (out[i].createdAt.Equal(out[j].createdAt) && out[i].h.ID < out[j].h.ID)
+	})
+	return out
+}
+
+func (s *Sim) infraEnvHosts(infraEnvID string) []*host {
+	var out []*host
+	for _, h := range s.hosts {
+		if h.h.InfraEnvID == infraEnvID {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].createdAt.Before(out[j].createdAt) || (out[i].createdAt.Equal(out[j].createdAt) && out[i].h.ID < out[j].h.ID)
+	})
+	return out
+}
