@@ -1,0 +1,85 @@
+package pxe
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pin/tftp/v3"
+)
+
+// Messages sent to TFTP clients (the library always uses error code 1); they never show local
+// paths.
+var (
+	errTFTPNotFound = errors.New("file not found")
+	errTFTPRefused  = errors.New("access violation")
+	errTFTPReadOnly = errors.New("read-only server: write requests are refused")
+)
+
+// tftpRead serves a read request from the TFTP folder.
+func (s *Server) tftpRead(filename string, rf io.ReaderFrom) error {
+	cfg := s.cfg.Load()
+	log := s.log
+	if t, ok := rf.(tftp.OutgoingTransfer); ok {
+		ra := t.RemoteAddr()
+		log = log.With("ip", ra.IP.String())
+	}
+	name, err := cleanFileName(filename)
+	if err != nil {
+		s.m.tftpErrors.WithLabelValues("bad_name").Inc()
+		log.Warn("pxe: tftp: refused file name", "file", fmt.Sprintf("%q", filename), "err", err)
+		return errTFTPRefused
+	}
+	f, size, err := openRegular(filepath.Join(cfg.TFTPRoot, filepath.FromSlash(name)))
+	if err != nil {
+		s.m.tftpErrors.WithLabelValues("not_found").Inc()
+		log.Info("pxe: tftp: no such file", "file", name, "err", err)
+		return errTFTPNotFound
+	}
+	defer f.Close()
+	if t, ok := rf.(tftp.OutgoingTransfer); ok {
+		t.SetSize(size) // tsize
+	}
+	n, err := rf.ReadFrom(f)
+	s.m.tftpBytes.WithLabelValues(name).Add(float64(n))
+	if err != nil {
+		s.m.tftpTransfers.WithLabelValues(name, "error").Inc()
+		s.m.tftpErrors.WithLabelValues("transfer").Inc()
+		log.Warn("pxe: tftp: transfer failed", "file", name, "bytes", n, "err", err)
+		return nil // the library has already told the client, or the client went away
+	}
+	s.m.tftpTransfers.WithLabelValues(name, "ok").Inc()
+	log.Info("pxe: tftp: sent", "file", name, "bytes", n)
+	return nil
+}
+
+// tftpWrite refuses every write request.
+func (s *Server) tftpWrite(filename string, wt io.WriterTo) error {
+	s.m.tftpErrors.WithLabelValues("write_refused").Inc()
+	log := s.log
+	if t, ok := wt.(tftp.IncomingTransfer); ok {
+		ra := t.RemoteAddr()
+		log = log.With("ip", ra.IP.String())
+	}
+	log.Warn("pxe: tftp: refused write request", "file", fmt.Sprintf("%q", filename))
+	return errTFTPReadOnly
+}
+
+// openRegular opens a regular file (following symbolic links) and returns its size.
+func openRegular(p string) (*os.File, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", filepath.Base(p))
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
