@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Kubeconfig downloads the installed cluster's admin kubeconfig. Secret: never log it.
@@ -50,8 +51,8 @@ func (c *Client) Events(ctx context.Context, f EventsQuery) ([]Event, error) {
 	set("cluster_id", f.ClusterID)
 	set("infra_env_id", f.InfraEnvID)
 	set("host_id", f.HostID)
-	for _, s := range f.Severities {
-		q.Add("severities", s)
+	if len(f.Severities) > 0 {
+		q.Set("severities", strings.Join(f.Severities, ",")) // collectionFormat csv
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
