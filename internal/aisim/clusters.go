@@ -78,7 +78,7 @@ func (s *Sim) registerCluster(w http.ResponseWriter, r *http.Request) {
 		APIVIPs: withCluster(p.APIVIPs, id), IngressVIPs: withCluster(p.IngressVIPs, id),
 		ClusterNetworks: p.ClusterNetworks, ServiceNetworks: p.ServiceNetworks, MachineNetworks: p.MachineNetworks,
 		NetworkType: &nt, UserManagedNetworking: &umn, Platform: platform, ControlPlaneCount: cl.controlPlaneCount,
-		PullSecretSet: true, StatusUpdatedAt: &now,
+		PullSecretSet: true, StatusUpdatedAt: &now, ImageInfo: &ai.ImageInfo{},
 	}
 	if len(cl.c.ClusterNetworks) == 0 {
 		cl.c.ClusterNetworks = []ai.ClusterNetwork{{CIDR: "10.128.0.0/14", HostPrefix: 23}}

@@ -151,6 +151,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
+	if binaryOps[op] {
+		// These operations produce only application/octet-stream, errors included.
+		rec.header.Set("Content-Type", "application/octet-stream")
+	}
 	if !s.opts.NoSpecCheck && op != "" {
 		if err := s.spec.ValidateResponse(r.Context(), r, rec.status, rec.header, rec.body.Bytes()); err != nil {
 			s.mu.Lock()
@@ -233,6 +237,9 @@ func (s *Sim) documents(r *http.Request, status int) bool {
 	return s.spec.ValidateResponse(r.Context(), r, status, http.Header{"Content-Type": {"application/json"}},
 		[]byte(`{"kind":"Error","id":`+strconv.Itoa(status)+`,"href":"","code":"`+strconv.Itoa(status)+`","reason":"x"}`)) == nil
 }
+
+// binaryOps are the operations whose only content type is application/octet-stream.
+var binaryOps = map[string]bool{"v2DownloadInfraEnvFiles": true, "V2DownloadClusterCredentials": true}
 
 // recorder buffers a response so it can be checked against the spec before it is sent.
 type recorder struct {

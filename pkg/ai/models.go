@@ -140,9 +140,15 @@ type Cluster struct {
 	UserManagedNetworking  *bool            `json:"user_managed_networking,omitempty"`
 	Platform               *Platform        `json:"platform,omitempty"`
 	ControlPlaneCount      int              `json:"control_plane_count,omitempty"`
+	ImageInfo              *ImageInfo       `json:"image_info,omitempty"`
 	PullSecretSet          bool             `json:"pull_secret_set"`
 	InstallStartedAt       *time.Time       `json:"install_started_at,omitempty"`
 	InstallCompletedAt     *time.Time       `json:"install_completed_at,omitempty"`
+}
+
+// ImageInfo is cluster.image_info (legacy; always present, mostly empty in v2).
+type ImageInfo struct {
+	Type string `json:"type,omitempty"`
 }
 
 // KernelArgument is one infra-env kernel_arguments entry.
