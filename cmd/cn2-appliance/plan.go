@@ -7,8 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/spf13/cobra"
 )
 
@@ -30,7 +30,7 @@ func newPlan(lab *config.Lab) plan {
 		DNSZones:      lab.DNSZones(),
 		ExpectedHosts: lab.ExpectedHosts(),
 		Boot:          lab.BootPlan(),
-		InstallSteps:  ai.Steps,
+		InstallSteps:  flow.StepNames,
 	}
 	for _, n := range lab.Networks {
 		p.Reservations[n.Name] = lab.Reservations(n.Name)

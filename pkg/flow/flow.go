@@ -1,0 +1,196 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+)
+
+// Power is what the flow needs of a node's BMC; *bmc.Client has it.
+type Power interface {
+	PowerState(ctx context.Context) (bmc.PowerState, error)
+	PowerOn(ctx context.Context) error
+	PowerCycle(ctx context.Context) error
+	SetBootDevice(ctx context.Context, o bmc.BootOptions) error
+	InsertMedia(ctx context.Context, image string) error
+}
+
+// PXE profiles.
+const (
+	ProfileDiscovery = "discovery"
+	ProfileDisk      = "disk"
+)
+
+// BootService is what the flow needs of network boot: the per-MAC boot profile, the cache of
+// the discovery image's boot artifacts, and the URL the appliance serves the ISO at.
+type BootService interface {
+	SetProfile(mac, profile string) error
+	// CacheIPXEArtifacts downloads the kernel, initrd and rootfs an installer iPXE script names.
+	CacheIPXEArtifacts(ctx context.Context, script []byte) error
+	// CacheISO downloads the discovery ISO and returns the URL nodes' BMCs can fetch it from.
+	CacheISO(ctx context.Context, url string) (string, error)
+}
+
+// Deps are the flow's collaborators.
+type Deps struct {
+	Lab   *config.Lab
+	AI    *ai.Client
+	Power map[string]Power // by node name
+	Boot  BootService
+	Store *store.Store
+	Log   *slog.Logger
+	// OutputDir receives kubeconfig and kubeadmin-password (mode 0600).
+	OutputDir string
+	// PollInterval is how often waits look at the installer again (default 10s).
+	PollInterval time.Duration
+}
+
+// State is what the flow knows about the installer's objects; it is kept in the store.
+type State struct {
+	ClusterID  string            `json:"clusterID,omitempty"`
+	InfraEnvID string            `json:"infraEnvID,omitempty"`
+	Hosts      map[string]string `json:"hosts,omitempty"`     // node name -> host id
+	Manifests  map[string]string `json:"manifests,omitempty"` // file name -> sha256 of what was uploaded
+	ISOURL     string            `json:"isoURL,omitempty"`    // where the appliance serves the discovery ISO
+}
+
+const docStateKey = "state"
+
+// Observed is the installer's latest view, for the status page.
+type Observed struct {
+	Cluster      *ai.Cluster
+	Hosts        []ai.Host
+	Failing      []Failing
+	UnknownHosts []ai.Host
+	Time         time.Time
+}
+
+// Failing is one failing validation; Scope is "cluster" or the node's name.
+type Failing struct {
+	Scope string
+	ai.Validation
+}
+
+// Flow is the install of one lab.
+type Flow struct {
+	d      Deps
+	runner *Runner
+
+	mu       sync.Mutex
+	state    State
+	observed Observed
+}
+
+// New loads the flow's progress for the lab from the store.
+func New(d Deps) (*Flow, error) {
+	if d.PollInterval <= 0 {
+		d.PollInterval = 10 * time.Second
+	}
+	f := &Flow{d: d}
+	if _, err := d.Store.GetDoc(docKind, docStateKey, &f.state); err != nil {
+		return nil, fmt.Errorf("flow: load state: %w", err)
+	}
+	runner, err := NewRunner(d.Store, d.Log, f.steps())
+	if err != nil {
+		return nil, err
+	}
+	f.runner = runner
+	return f, nil
+}
+
+// Run runs the install to its end, resuming where the last run stopped.
+func (f *Flow) Run(ctx context.Context) error { return f.runner.Run(ctx) }
+
+// Steps reports every step's progress.
+func (f *Flow) Steps() []StepRecord { return f.runner.Records() }
+
+// Current is the step running or next to run; "" once the install is verified.
+func (f *Flow) Current() string { return f.runner.Current() }
+
+// State returns a copy of what the flow knows about the installer's objects.
+func (f *Flow) State() State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.state
+	return s
+}
+
+// Observed returns the installer's latest view.
+func (f *Flow) Observed() Observed {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.observed
+}
+
+// save changes the state and keeps it in the store; the change counts only once saved.
+func (f *Flow) save(change func(*State)) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	next := f.state
+	next.Hosts = cloneMap(f.state.Hosts)
+	next.Manifests = cloneMap(f.state.Manifests)
+	change(&next)
+	if err := f.d.Store.PutDoc(docKind, docStateKey, next); err != nil {
+		return fmt.Errorf("flow: save state: %w", err)
+	}
+	f.state = next
+	return nil
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *Flow) observe(update func(*Observed)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	update(&f.observed)
+	f.observed.Time = time.Now()
+}
+
+// event records a flow event for the status page and logs it.
+func (f *Flow) event(level, node, msg string) {
+	f.d.Log.Info("flow: "+msg, "node", node)
+	_, _ = f.d.Store.AppendEvent(store.Event{Level: level, Source: "flow", Node: node, Message: msg})
+}
+
+// Reset forgets everything the flow knew (for reprovisioning); the installer's objects must
+// already be gone.
+func (f *Flow) Reset() error {
+	if err := f.d.Store.DeleteDoc(docKind, docStateKey); err != nil {
+		return fmt.Errorf("flow: reset state: %w", err)
+	}
+	f.mu.Lock()
+	f.state = State{}
+	f.observed = Observed{}
+	f.mu.Unlock()
+	return f.runner.Reset()
+}
+
+// poll calls check every PollInterval until it reports done or fails, or ctx ends.
+func (f *Flow) poll(ctx context.Context, check func(ctx context.Context) (bool, error)) error {
+	t := time.NewTicker(f.d.PollInterval)
+	defer t.Stop()
+	for {
+		done, err := check(ctx)
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

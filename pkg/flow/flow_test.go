@@ -1,0 +1,205 @@
+package flow_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
+	"github.com/cn2-appliance/cn2-appliance/internal/aisim/spec"
+	"github.com/cn2-appliance/cn2-appliance/internal/labsim"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+)
+
+// The install takes a few seconds of simulated time at this scale.
+const timeScale = 0.002
+
+func exampleLab(t *testing.T) *config.Lab {
+	t.Helper()
+	files, _ := filepath.Glob("../../configs/example-secrets/*")
+	for _, f := range files {
+		_ = os.Chmod(f, 0o600)
+	}
+	lab, err := config.Load("../../configs/lab.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
+}
+
+// fakeBoot records boot profiles; the artifacts are not needed by the simulated nodes.
+type fakeBoot struct {
+	mu       sync.Mutex
+	profiles map[string]string
+	scripts  int
+}
+
+func (b *fakeBoot) SetProfile(mac, profile string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.profiles == nil {
+		b.profiles = map[string]string{}
+	}
+	b.profiles[mac] = profile
+	return nil
+}
+
+func (b *fakeBoot) CacheIPXEArtifacts(_ context.Context, script []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !strings.HasPrefix(string(script), "#!ipxe") {
+		return os.ErrInvalid
+	}
+	b.scripts++
+	return nil
+}
+
+func (b *fakeBoot) CacheISO(_ context.Context, url string) (string, error) {
+	return "http://172.16.0.1:8080/discovery.iso", nil
+}
+
+func (b *fakeBoot) profile(mac config.MAC) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.profiles[string(mac)]
+}
+
+func newSim(t *testing.T, opts aisim.Options) (*aisim.Sim, string) {
+	t.Helper()
+	if opts.TimeScale == 0 {
+		opts.TimeScale = timeScale
+	}
+	sim, err := aisim.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() {
+		sim.Close()
+		srv.Close()
+		for _, v := range sim.Violations() {
+			t.Errorf("simulator answer violates the spec: %v", v)
+		}
+	})
+	return sim, srv.URL
+}
+
+// newFlow builds a flow for lab against the simulator at url, with simulated BMCs and a
+// spec-checking transport under the client.
+func newFlow(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot flow.BootService) (*flow.Flow, *store.Store) {
+	t.Helper()
+	st, err := store.Open(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ai.Config{URL: url, BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond,
+		HTTPClient: &http.Client{Transport: &spec.Transport{Spec: sp, Report: func(err error) { t.Errorf("contract: %v", err) }}}}
+	if lab.AssistedInstaller.OfflineToken.IsSet() {
+		cfg.OfflineToken = string(lab.AssistedInstaller.OfflineToken.Reveal())
+		cfg.TokenURL = url + aisim.TokenPath
+	}
+	client, err := ai.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	power := map[string]flow.Power{}
+	for _, n := range lab.Nodes {
+		p := &labsim.Power{Control: url, Hostname: n.Name}
+		for _, nic := range n.NICs {
+			p.MACs = append(p.MACs, string(nic.MAC))
+		}
+		power[n.Name] = p
+	}
+	f, err := flow.New(flow.Deps{Lab: lab, AI: client, Power: power, Boot: boot, Store: st,
+		Log: slog.New(slog.DiscardHandler), OutputDir: outDir, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, st
+}
+
+func runToEnd(t *testing.T, f *flow.Flow) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := f.Run(ctx); err != nil {
+		t.Fatalf("flow: %v (steps %+v)", err, f.Steps())
+	}
+}
+
+func TestWholeFlowToInstalled(t *testing.T) {
+	lab := exampleLab(t)
+	sim, url := newSim(t, aisim.Options{Auth: &aisim.Auth{OfflineTokens: []string{string(lab.AssistedInstaller.OfflineToken.Reveal())}}})
+	out := t.TempDir()
+	boot := &fakeBoot{}
+	f, st := newFlow(t, lab, url, t.TempDir(), out, boot)
+	defer st.Close()
+	runToEnd(t, f)
+
+	for _, s := range f.Steps() {
+		if s.State != flow.StateDone {
+			t.Errorf("step %s is %s", s.Name, s.State)
+		}
+	}
+	if c, i, h := sim.Counts(); c != 1 || i != 1 || h != 5 {
+		t.Errorf("simulator holds %d clusters, %d infra envs, %d hosts; want 1, 1, 5", c, i, h)
+	}
+	obs := f.Observed()
+	if obs.Cluster == nil || obs.Cluster.Status != "installed" || !strings.Contains(obs.Cluster.InstallConfigOverrides, "Contrail") {
+		t.Errorf("cluster = %+v", obs.Cluster)
+	}
+	byName := map[string]ai.Host{}
+	for _, h := range obs.Hosts {
+		byName[h.Name()] = h
+	}
+	for _, n := range lab.Nodes {
+		h, ok := byName[n.Name]
+		if !ok {
+			t.Errorf("no host named %s", n.Name)
+			continue
+		}
+		want := config.HostRoleWorker
+		if n.Role == config.RoleControlPlane {
+			want = config.HostRoleMaster
+		}
+		if h.Role != want || h.Status != "installed" {
+			t.Errorf("host %s: role %s status %s", n.Name, h.Role, h.Status)
+		}
+		labels, _ := h.Labels()
+		if n.DPDK != (labels["agent-mode"] == "dpdk") {
+			t.Errorf("host %s labels %v", n.Name, labels)
+		}
+		if got := boot.profile(n.NICs[0].MAC); got != flow.ProfileDisk {
+			t.Errorf("node %s boot profile %q, want disk", n.Name, got)
+		}
+	}
+	for _, name := range []string{"kubeconfig", "kubeadmin-password"} {
+		info, err := os.Stat(filepath.Join(out, name))
+		if err != nil || info.Mode().Perm() != 0o600 || info.Size() == 0 {
+			t.Errorf("%s: %v %v", name, info, err)
+		}
+	}
+	manifests := f.State().Manifests
+	for _, want := range []string{"100-contrail-namespace.yaml", "101-contrail-deploy-namespace.yaml", "registry-secret.yaml", "99-network-configmap.yaml"} {
+		if manifests[want] == "" {
+			t.Errorf("manifest %s not uploaded (have %v)", want, manifests)
+		}
+	}
+	if boot.scripts != 1 {
+		t.Errorf("iPXE artifacts cached %d times", boot.scripts)
+	}
+}

@@ -1,0 +1,667 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+)
+
+// StepNames are the flow's steps, in order.
+var StepNames = []string{
+	"ensure-cluster", "set-network-type", "ensure-infra-env", "patch-ignition", "fetch-boot-artifacts",
+	"boot-control-plane", "bind-control-plane", "set-vips", "boot-workers", "bind-workers",
+	"label-dpdk-workers", "upload-manifests", "wait-ready", "install", "watch-install",
+	"fetch-credentials", "verify",
+}
+
+func (f *Flow) steps() []Step {
+	t := f.d.Lab.AssistedInstaller.Timeouts
+	run := map[string]Step{
+		"ensure-cluster":       {Run: f.ensureCluster},
+		"set-network-type":     {Run: f.setNetworkType},
+		"ensure-infra-env":     {Run: f.ensureInfraEnv},
+		"patch-ignition":       {Run: f.patchIgnition},
+		"fetch-boot-artifacts": {Run: f.fetchBootArtifacts},
+		"boot-control-plane":   {Run: func(ctx context.Context) error { return f.bootNodes(ctx, config.RoleControlPlane) }},
+		"bind-control-plane": {Timeout: t.HostsRegistered.D(), Run: func(ctx context.Context) error {
+			return f.bindHosts(ctx, config.RoleControlPlane)
+		}},
+		"set-vips":     {Run: f.setVIPs},
+		"boot-workers": {Run: func(ctx context.Context) error { return f.bootNodes(ctx, config.RoleWorker) }},
+		"bind-workers": {Timeout: t.HostsRegistered.D(), Run: func(ctx context.Context) error {
+			return f.bindHosts(ctx, config.RoleWorker)
+		}},
+		"label-dpdk-workers": {Run: f.labelHosts},
+		"upload-manifests":   {Run: f.uploadManifests},
+		"wait-ready":         {Timeout: t.ClusterReady.D(), Run: f.waitReady},
+		"install":            {Run: f.install},
+		"watch-install":      {Timeout: t.Install.D(), Run: f.watchInstall},
+		"fetch-credentials":  {Run: f.fetchCredentials},
+		"verify":             {Run: f.verify},
+	}
+	steps := make([]Step, len(StepNames))
+	for i, name := range StepNames {
+		s := run[name]
+		s.Name = name
+		steps[i] = s
+	}
+	return steps
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// clusterParams is how the lab registers its cluster: cluster-managed networking on bare
+// metal, VIPs given up front so the cluster does not sit in insufficient for want of them.
+func (f *Flow) clusterParams() (ai.ClusterCreateParams, error) {
+	c := f.d.Lab.Cluster
+	pull, err := ai.PullSecret(c.PullSecret.Reveal())
+	if err != nil {
+		return ai.ClusterCreateParams{}, Permanent(err)
+	}
+	cp := 3
+	if len(f.d.Lab.Nodes) == 1 {
+		cp = 1
+	}
+	return ai.ClusterCreateParams{
+		Name:                  c.Name,
+		OpenshiftVersion:      c.OpenshiftVersion,
+		BaseDNSDomain:         c.BaseDomain,
+		ClusterNetworks:       []ai.ClusterNetwork{{CIDR: c.ClusterNetwork.String(), HostPrefix: c.HostPrefix}},
+		ServiceNetworks:       []ai.Network{{CIDR: c.ServiceNetwork.String()}},
+		MachineNetworks:       []ai.Network{{CIDR: c.MachineNetwork.String()}},
+		APIVIPs:               []ai.VIP{{IP: c.APIVIP.String()}},
+		IngressVIPs:           []ai.VIP{{IP: c.IngressVIP.String()}},
+		Platform:              &ai.Platform{Type: "baremetal"},
+		UserManagedNetworking: ptr(false),
+		VIPDHCPAllocation:     ptr(false),
+		ControlPlaneCount:     &cp,
+		SSHPublicKey:          c.SSHPublicKey,
+		PullSecret:            pull,
+	}, nil
+}
+
+// ensureCluster finds the lab's cluster (by the id it saved, else by name and domain) or
+// registers it. A crash right after registering finds it by name: never two clusters.
+func (f *Flow) ensureCluster(ctx context.Context) error {
+	lab := f.d.Lab
+	if id := f.State().ClusterID; id != "" {
+		_, err := f.d.AI.GetCluster(ctx, id, true)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ai.ErrNotFound) {
+			return err
+		}
+		f.event("warn", "", fmt.Sprintf("cluster %s is gone from the installer; looking for %s by name", id, lab.Zone()))
+	}
+	found, err := f.d.AI.FindClusterByName(ctx, lab.Cluster.Name)
+	if err != nil {
+		return err
+	}
+	var ours []ai.Cluster
+	for _, c := range found {
+		if c.BaseDNSDomain == lab.Cluster.BaseDomain {
+			ours = append(ours, c)
+		}
+	}
+	switch len(ours) {
+	case 0:
+		p, err := f.clusterParams()
+		if err != nil {
+			return err
+		}
+		c, err := f.d.AI.RegisterCluster(ctx, p)
+		if err != nil {
+			return err
+		}
+		f.event("info", "", fmt.Sprintf("registered cluster %s (%s)", lab.Zone(), c.ID))
+		return f.save(func(s *State) { s.ClusterID = c.ID })
+	case 1:
+		f.event("info", "", fmt.Sprintf("using the existing cluster %s (%s)", lab.Zone(), ours[0].ID))
+		return f.save(func(s *State) { s.ClusterID = ours[0].ID })
+	default:
+		return Permanent(fmt.Errorf("the installer has %d clusters named %s; delete the extra ones", len(ours), lab.Zone()))
+	}
+}
+
+// networkTypeOverride selects CN2. A PATCH replaces the whole override, so every key the lab
+// wants goes into this one body.
+var networkTypeOverride = map[string]any{"networking": map[string]any{"networkType": "Contrail"}}
+
+func (f *Flow) setNetworkType(ctx context.Context) error {
+	id := f.State().ClusterID
+	c, err := f.d.AI.GetCluster(ctx, id, true)
+	if err != nil {
+		return err
+	}
+	if overridesEqual(c.InstallConfigOverrides, networkTypeOverride) {
+		return nil
+	}
+	body, err := ai.InstallConfigOverride(networkTypeOverride)
+	if err != nil {
+		return Permanent(err)
+	}
+	if err := f.d.AI.UpdateInstallConfig(ctx, id, body); err != nil {
+		return err
+	}
+	if c, err = f.d.AI.GetCluster(ctx, id, true); err != nil {
+		return err
+	}
+	if !overridesEqual(c.InstallConfigOverrides, networkTypeOverride) {
+		return fmt.Errorf("set network type: the installer kept install-config overrides %q", c.InstallConfigOverrides)
+	}
+	f.event("info", "", "network type set to Contrail (install-config override)")
+	return nil
+}
+
+func overridesEqual(text string, want map[string]any) bool {
+	got, err := ai.ParseInstallConfigOverride(text)
+	if err != nil || got == nil {
+		return false
+	}
+	w, _ := json.Marshal(want)
+	var norm map[string]any
+	_ = json.Unmarshal(w, &norm)
+	return reflect.DeepEqual(got, norm)
+}
+
+func (f *Flow) infraEnvName() string { return f.d.Lab.Cluster.Name + "_infra-env" }
+
+// ensureInfraEnv finds the cluster's infra env (saved id, else by cluster id) or registers it.
+func (f *Flow) ensureInfraEnv(ctx context.Context) error {
+	st := f.State()
+	if st.InfraEnvID != "" {
+		_, err := f.d.AI.GetInfraEnv(ctx, st.InfraEnvID)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ai.ErrNotFound) {
+			return err
+		}
+	}
+	envs, err := f.d.AI.ListInfraEnvs(ctx, st.ClusterID)
+	if err != nil {
+		return err
+	}
+	if len(envs) > 0 {
+		if len(envs) > 1 {
+			f.event("warn", "", fmt.Sprintf("the cluster has %d infra envs; using %s", len(envs), envs[0].ID))
+		}
+		return f.save(func(s *State) { s.InfraEnvID = envs[0].ID })
+	}
+	lab := f.d.Lab
+	pull, err := ai.PullSecret(lab.Cluster.PullSecret.Reveal())
+	if err != nil {
+		return Permanent(err)
+	}
+	ie, err := f.d.AI.RegisterInfraEnv(ctx, ai.InfraEnvCreateParams{
+		Name:             f.infraEnvName(),
+		ClusterID:        st.ClusterID,
+		OpenshiftVersion: lab.Cluster.OpenshiftVersion,
+		CPUArchitecture:  "x86_64",
+		ImageType:        lab.AssistedInstaller.ImageType,
+		SSHAuthorizedKey: ptr(lab.Cluster.SSHPublicKey),
+		PullSecret:       pull,
+	})
+	if err != nil {
+		return err
+	}
+	f.event("info", "", fmt.Sprintf("registered infra env %s", ie.ID))
+	return f.save(func(s *State) { s.InfraEnvID = ie.ID })
+}
+
+func (f *Flow) patchIgnition(ctx context.Context) error {
+	want, err := ai.BuildIgnitionOverride(true)
+	if err != nil {
+		return Permanent(err)
+	}
+	id := f.State().InfraEnvID
+	ie, err := f.d.AI.GetInfraEnv(ctx, id)
+	if err != nil {
+		return err
+	}
+	if jsonEqual(ie.IgnitionConfigOverride, want) {
+		return nil
+	}
+	if _, err := f.d.AI.UpdateInfraEnv(ctx, id, ai.InfraEnvUpdateParams{IgnitionConfigOverride: want}); err != nil {
+		return err
+	}
+	f.event("info", "", "discovery ignition override set (CN2 certificate patch)")
+	return nil
+}
+
+func jsonEqual(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// fetchBootArtifacts caches what nodes boot: kernel, initrd and rootfs for PXE, or the ISO for
+// virtual media. It runs after the last infra-env change, since the image is built from it.
+func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
+	id := f.State().InfraEnvID
+	if f.d.Lab.Boot.Method == config.BootVirtualMedia {
+		u, err := f.d.AI.ImageURL(ctx, id)
+		if err != nil {
+			return err
+		}
+		local, err := f.d.Boot.CacheISO(ctx, u.URL)
+		if err != nil {
+			return err
+		}
+		return f.save(func(s *State) { s.ISOURL = local })
+	}
+	script, err := f.d.AI.IPXEScript(ctx, id, "", "")
+	if err != nil {
+		return err
+	}
+	return f.d.Boot.CacheIPXEArtifacts(ctx, script)
+}
+
+// bootNodes boots the nodes of a role into the discovery image, skipping those the installer
+// already knows (a resumed flow does not reboot them).
+func (f *Flow) bootNodes(ctx context.Context, role string) error {
+	hosts, err := f.d.AI.InfraEnvHosts(ctx, f.State().InfraEnvID)
+	if err != nil {
+		return err
+	}
+	for _, n := range f.d.Lab.Nodes {
+		if n.Role != role || hostOf(hosts, n) != nil {
+			continue
+		}
+		if err := f.bootDiscovery(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Flow) bootDiscovery(ctx context.Context, n config.Node) error {
+	p, ok := f.d.Power[n.Name]
+	if !ok {
+		return Permanent(fmt.Errorf("node %s has no power driver", n.Name))
+	}
+	boot := bmc.BootOptions{Device: bmc.BootPXE}
+	if f.d.Lab.Boot.Method == config.BootVirtualMedia {
+		if err := p.InsertMedia(ctx, f.State().ISOURL); err != nil {
+			return err
+		}
+		boot.Device = bmc.BootCD
+	} else {
+		for _, nic := range n.NICs {
+			if err := f.d.Boot.SetProfile(string(nic.MAC), ProfileDiscovery); err != nil {
+				return err
+			}
+		}
+	}
+	if err := p.SetBootDevice(ctx, boot); err != nil {
+		return err
+	}
+	if err := p.PowerCycle(ctx); err != nil {
+		return err
+	}
+	f.event("info", n.Name, fmt.Sprintf("booting the discovery image (%s)", boot.Device))
+	return nil
+}
+
+// hostOf finds the installer host of a node, by any of its MACs.
+func hostOf(hosts []ai.Host, n config.Node) *ai.Host {
+	for i := range hosts {
+		for _, nic := range n.NICs {
+			if hosts[i].HasMAC(string(nic.MAC)) {
+				return &hosts[i]
+			}
+		}
+	}
+	return nil
+}
+
+func installerRole(role string) string {
+	if role == config.RoleControlPlane {
+		return config.HostRoleMaster
+	}
+	return config.HostRoleWorker
+}
+
+// bindHosts waits until every node of a role has registered, then names it and gives it its
+// role. Hosts that match no node are reported, never bound.
+func (f *Flow) bindHosts(ctx context.Context, role string) error {
+	return f.poll(ctx, func(ctx context.Context) (bool, error) {
+		hosts, err := f.d.AI.InfraEnvHosts(ctx, f.State().InfraEnvID)
+		if err != nil {
+			return false, err
+		}
+		f.noteUnknownHosts(hosts)
+		missing := 0
+		for _, n := range f.d.Lab.Nodes {
+			if n.Role != role {
+				continue
+			}
+			h := hostOf(hosts, n)
+			if h == nil {
+				missing++
+				continue
+			}
+			if err := f.bindHost(ctx, n, h); err != nil {
+				return false, err
+			}
+		}
+		return missing == 0, nil
+	})
+}
+
+func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) error {
+	want := installerRole(n.Role)
+	var p ai.HostUpdateParams
+	if h.RequestedHostname != n.Name {
+		p.HostName = ptr(n.Name)
+	}
+	if h.Role != want {
+		p.HostRole = ptr(want)
+	}
+	if p.HostName != nil || p.HostRole != nil {
+		if _, err := f.d.AI.UpdateHost(ctx, f.State().InfraEnvID, h.ID, p); err != nil {
+			return err
+		}
+		f.event("info", n.Name, fmt.Sprintf("bound host %s as %s", h.ID, want))
+	}
+	if f.State().Hosts[n.Name] == h.ID {
+		return nil
+	}
+	return f.save(func(s *State) {
+		if s.Hosts == nil {
+			s.Hosts = map[string]string{}
+		}
+		s.Hosts[n.Name] = h.ID
+	})
+}
+
+func (f *Flow) noteUnknownHosts(hosts []ai.Host) {
+	var unknown []ai.Host
+	for _, h := range hosts {
+		known := false
+		for _, n := range f.d.Lab.Nodes {
+			if hostOf([]ai.Host{h}, n) != nil {
+				known = true
+			}
+		}
+		if !known {
+			unknown = append(unknown, h)
+		}
+	}
+	f.observe(func(o *Observed) { o.Hosts = hosts; o.UnknownHosts = unknown })
+}
+
+func (f *Flow) setVIPs(ctx context.Context) error {
+	c := f.d.Lab.Cluster
+	api, ingress := []ai.VIP{{IP: c.APIVIP.String()}}, []ai.VIP{{IP: c.IngressVIP.String()}}
+	id := f.State().ClusterID
+	cl, err := f.d.AI.GetCluster(ctx, id, true)
+	if err != nil {
+		return err
+	}
+	if vipsEqual(cl.APIVIPs, api) && vipsEqual(cl.IngressVIPs, ingress) {
+		return nil
+	}
+	if cl, err = f.d.AI.UpdateCluster(ctx, id, ai.ClusterUpdateParams{APIVIPs: &api, IngressVIPs: &ingress}); err != nil {
+		return err
+	}
+	if !vipsEqual(cl.APIVIPs, api) || !vipsEqual(cl.IngressVIPs, ingress) {
+		return fmt.Errorf("set VIPs: the installer kept api_vips %v, ingress_vips %v", cl.APIVIPs, cl.IngressVIPs)
+	}
+	f.event("info", "", fmt.Sprintf("VIPs set: API %s, ingress %s", c.APIVIP, c.IngressVIP))
+	return nil
+}
+
+func vipsEqual(got, want []ai.VIP) bool {
+	return slices.EqualFunc(got, want, func(a, b ai.VIP) bool { return a.IP == b.IP })
+}
+
+// labelHosts gives DPDK workers (and nodes with labels) their node labels.
+func (f *Flow) labelHosts(ctx context.Context) error {
+	hosts, err := f.d.AI.InfraEnvHosts(ctx, f.State().InfraEnvID)
+	if err != nil {
+		return err
+	}
+	for _, eh := range f.d.Lab.ExpectedHosts() {
+		if len(eh.Labels) == 0 {
+			continue
+		}
+		n := *f.d.Lab.Node(eh.Name)
+		h := hostOf(hosts, n)
+		if h == nil {
+			return fmt.Errorf("label %s: its host is not registered", n.Name)
+		}
+		want := map[string]string{}
+		var labels []ai.NodeLabel
+		for _, l := range eh.Labels {
+			want[l.Key] = l.Value
+			labels = append(labels, ai.NodeLabel{Key: l.Key, Value: l.Value})
+		}
+		if got, err := h.Labels(); err == nil && maps.Equal(got, want) {
+			continue
+		}
+		if _, err := f.d.AI.UpdateHost(ctx, f.State().InfraEnvID, h.ID, ai.HostUpdateParams{NodeLabels: &labels}); err != nil {
+			return err
+		}
+		f.event("info", n.Name, fmt.Sprintf("labelled %v", want))
+	}
+	return nil
+}
+
+// clusterObserved fetches the cluster and its hosts and records what is failing.
+func (f *Flow) clusterObserved(ctx context.Context) (*ai.Cluster, []ai.Host, error) {
+	st := f.State()
+	c, err := f.d.AI.GetCluster(ctx, st.ClusterID, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	hosts, err := f.d.AI.InfraEnvHosts(ctx, st.InfraEnvID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var failing []Failing
+	if v, err := ai.ParseValidations(c.ValidationsInfo); err == nil {
+		for _, x := range v.Failing() {
+			failing = append(failing, Failing{Scope: "cluster", Validation: x})
+		}
+	}
+	for _, h := range hosts {
+		if v, err := ai.ParseValidations(h.ValidationsInfo); err == nil {
+			for _, x := range v.Failing() {
+				failing = append(failing, Failing{Scope: f.nodeOfHost(h), Validation: x})
+			}
+		}
+	}
+	f.noteUnknownHosts(hosts)
+	f.observe(func(o *Observed) { o.Cluster = c; o.Failing = failing })
+	return c, hosts, nil
+}
+
+func (f *Flow) nodeOfHost(h ai.Host) string {
+	for _, n := range f.d.Lab.Nodes {
+		if hostOf([]ai.Host{h}, n) != nil {
+			return n.Name
+		}
+	}
+	return h.Name()
+}
+
+// Cluster statuses the flow acts on.
+const (
+	statusReady     = "ready"
+	statusInstalled = "installed"
+	statusError     = "error"
+	statusCancelled = "cancelled"
+)
+
+var installStarted = []string{"preparing-for-installation", "installing", "finalizing", "installed", "installing-pending-user-action"}
+
+func (f *Flow) waitReady(ctx context.Context) error {
+	return f.poll(ctx, func(ctx context.Context) (bool, error) {
+		c, _, err := f.clusterObserved(ctx)
+		if err != nil {
+			return false, err
+		}
+		return c.Status == statusReady || slices.Contains(installStarted, c.Status), nil
+	})
+}
+
+func (f *Flow) install(ctx context.Context) error {
+	c, err := f.d.AI.GetCluster(ctx, f.State().ClusterID, true)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(installStarted, c.Status) {
+		return nil
+	}
+	if _, err := f.d.AI.InstallCluster(ctx, c.ID); err != nil {
+		return err
+	}
+	f.event("info", "", "installation started")
+	return nil
+}
+
+// Host stages from which the node's disk holds the installed system.
+var diskWritten = []string{ai.StageRebooting, "Waiting for ignition", ai.StageConfiguring, ai.StageJoined, ai.StageDone}
+
+// watchInstall follows the install to its end: nodes whose image is written boot from disk
+// from now on, and a node that powered off instead of rebooting is powered on.
+func (f *Flow) watchInstall(ctx context.Context) error {
+	switched := map[string]bool{}
+	return f.poll(ctx, func(ctx context.Context) (bool, error) {
+		c, hosts, err := f.clusterObserved(ctx)
+		if err != nil {
+			return false, err
+		}
+		switch c.Status {
+		case statusInstalled:
+			return true, nil
+		case statusError, statusCancelled:
+			return false, Permanent(fmt.Errorf("the install ended %s: %s", c.Status, c.StatusInfo))
+		}
+		for _, n := range f.d.Lab.Nodes {
+			h := hostOf(hosts, n)
+			if h == nil || h.Progress == nil || !slices.Contains(diskWritten, h.Progress.CurrentStage) {
+				continue
+			}
+			if !switched[n.Name] {
+				if err := f.bootFromDisk(ctx, n); err != nil {
+					return false, err
+				}
+				switched[n.Name] = true
+			}
+			if h.Progress.CurrentStage == ai.StageRebooting {
+				if err := f.powerOnIfOff(ctx, n); err != nil {
+					f.d.Log.Warn("flow: power state check failed", "node", n.Name, "err", err)
+				}
+			}
+		}
+		return false, nil
+	})
+}
+
+func (f *Flow) bootFromDisk(ctx context.Context, n config.Node) error {
+	for _, nic := range n.NICs {
+		if err := f.d.Boot.SetProfile(string(nic.MAC), ProfileDisk); err != nil {
+			return err
+		}
+	}
+	if p, ok := f.d.Power[n.Name]; ok {
+		if err := p.SetBootDevice(ctx, bmc.BootOptions{Device: bmc.BootDisk, Persistent: true}); err != nil && !errors.Is(err, bmc.ErrNotSupported) {
+			return err
+		}
+	}
+	f.event("info", n.Name, "image written: boots from disk from now on")
+	return nil
+}
+
+func (f *Flow) powerOnIfOff(ctx context.Context, n config.Node) error {
+	p, ok := f.d.Power[n.Name]
+	if !ok {
+		return nil
+	}
+	state, err := p.PowerState(ctx)
+	if err != nil || state != bmc.PowerOff {
+		return err
+	}
+	f.event("warn", n.Name, "powered off instead of rebooting: powering it on")
+	return p.PowerOn(ctx)
+}
+
+func (f *Flow) fetchCredentials(ctx context.Context) error {
+	id := f.State().ClusterID
+	kubeconfig, err := f.d.AI.Kubeconfig(ctx, id)
+	if err != nil {
+		return err
+	}
+	password, err := f.d.AI.KubeadminPassword(ctx, id)
+	if err != nil {
+		return err
+	}
+	for name, content := range map[string][]byte{"kubeconfig": kubeconfig, "kubeadmin-password": password} {
+		if err := writePrivate(filepath.Join(f.d.OutputDir, name), content); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	f.event("info", "", "kubeconfig and kubeadmin password written to "+f.d.OutputDir)
+	return nil
+}
+
+// writePrivate writes a file readable only by its owner, atomically.
+func writePrivate(path string, content []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func (f *Flow) verify(ctx context.Context) error {
+	c, hosts, err := f.clusterObserved(ctx)
+	if err != nil {
+		return err
+	}
+	if c.Status != statusInstalled {
+		return fmt.Errorf("verify: cluster is %s, want installed", c.Status)
+	}
+	for _, n := range f.d.Lab.Nodes {
+		h := hostOf(hosts, n)
+		if h == nil || h.Status != statusInstalled {
+			status := "missing"
+			if h != nil {
+				status = h.Status
+			}
+			return fmt.Errorf("verify: host of %s is %s, want installed", n.Name, status)
+		}
+	}
+	f.event("info", "", fmt.Sprintf("cluster %s installed", f.d.Lab.Zone()))
+	return nil
+}
