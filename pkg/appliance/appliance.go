@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
+	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -27,6 +29,7 @@ type Appliance struct {
 	lab   atomic.Pointer[config.Lab]
 	dns   *dns.Server
 	dhcp  *dhcp.Server
+	pxe   *pxe.Server
 
 	reloadMu sync.Mutex // one reload at a time
 }
@@ -40,6 +43,9 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	}
 	if a.dhcp, err = dhcp.New(DHCPConfig(lab), st, reg, log.With("service", "dhcp")); err != nil {
 		return nil, fmt.Errorf("appliance: set up dhcp: %w", err)
+	}
+	if a.pxe, err = pxe.New(PXEConfig(lab, a.stateDir()), st, reg, log.With("service", "pxe")); err != nil {
+		return nil, fmt.Errorf("appliance: set up pxe: %w", err)
 	}
 	a.nameLeases()
 	a.lab.Store(lab)
@@ -57,6 +63,9 @@ func (a *Appliance) Run(ctx context.Context) error {
 	services := map[string]func(context.Context) error{
 		"dns":  a.dns.Run,
 		"dhcp": a.dhcp.Run,
+		"pxe":  a.pxe.Run,
+		// Not a server: returns once the boot cache is filled (or needs no filling).
+		"boot-cache": a.fillBootCacheFromISO,
 	}
 	var wg sync.WaitGroup
 	for name, run := range services {
@@ -82,7 +91,11 @@ func (a *Appliance) Run(ctx context.Context) error {
 func (a *Appliance) Reload(lab *config.Lab) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
-	// DHCP first: if it refuses the lab, DNS still matches what DHCP hands out.
+	// PXE first: it refuses only what a restart would need (a moved cache folder).
+	if err := a.pxe.Reload(PXEConfig(lab, a.stateDir())); err != nil {
+		return fmt.Errorf("appliance: reload: %w", err)
+	}
+	// DHCP next: if it refuses the lab, DNS still matches what DHCP hands out.
 	if err := a.dhcp.Reload(DHCPConfig(lab)); err != nil {
 		return fmt.Errorf("appliance: reload: %w", err)
 	}
@@ -93,6 +106,9 @@ func (a *Appliance) Reload(lab *config.Lab) error {
 	a.event("info", fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
 	return nil
 }
+
+// stateDir is the state folder (the store's).
+func (a *Appliance) stateDir() string { return filepath.Dir(a.store.Path()) }
 
 // nameLeases gives DHCP clients DNS names: the leases the store already holds, then every
 // lease event. Reserved nodes already have static names; those win in the DNS server.

@@ -1,0 +1,37 @@
+package appliance
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
+)
+
+func TestPXEConfig(t *testing.T) {
+	lab := exampleLab(t)
+	cfg := PXEConfig(lab, "/var/lib/cn2-appliance")
+	if want := []netip.AddrPort{netip.MustParseAddrPort("172.16.0.1:8080"), netip.MustParseAddrPort("10.16.0.1:8080")}; !slices.Equal(cfg.HTTPListen, want) {
+		t.Errorf("http %v, want %v", cfg.HTTPListen, want)
+	}
+	if want := []netip.AddrPort{netip.MustParseAddrPort("172.16.0.1:69"), netip.MustParseAddrPort("10.16.0.1:69")}; !slices.Equal(cfg.TFTPListen, want) {
+		t.Errorf("tftp %v, want %v", cfg.TFTPListen, want)
+	}
+	if cfg.TFTPRoot != "/usr/lib/ipxe" || cfg.CacheDir != "/var/lib/cn2-appliance/boot-cache" || cfg.ISOFile != "/var/lib/cn2-appliance/boot-cache/discovery.iso" {
+		t.Errorf("folders %q %q %q", cfg.TFTPRoot, cfg.CacheDir, cfg.ISOFile)
+	}
+	if len(cfg.Nodes) != len(lab.Nodes) || cfg.Nodes[0].Name != "master-0" || cfg.Nodes[0].MACs[0].String() != "52:54:00:00:00:11" {
+		t.Errorf("nodes %+v", cfg.Nodes)
+	}
+	// The translated config must be one the PXE server accepts.
+	cfg.CacheDir = t.TempDir()
+	if _, err := pxe.New(cfg, nil, nil, nil); err != nil {
+		t.Errorf("pxe.New: %v", err)
+	}
+	// Virtual media: HTTP (the ISO) but no TFTP.
+	lab.Boot.Method = config.BootVirtualMedia
+	if cfg := PXEConfig(lab, "/x"); len(cfg.TFTPListen) != 0 || len(cfg.HTTPListen) != 2 {
+		t.Errorf("virtual media: tftp %v http %v", cfg.TFTPListen, cfg.HTTPListen)
+	}
+}
