@@ -217,6 +217,7 @@ func (s *Sim) RevokeOfflineToken(tok string) {
 func (s *Sim) Counts() (clusters, infraEnvs, hosts int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advance()
 	return len(s.clusters), len(s.infraEnvs), len(s.hosts)
 }
 
