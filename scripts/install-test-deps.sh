@@ -9,7 +9,11 @@ packages=(
   # DHCP peers (pkg/dhcp): clients, perfdhcp, Kea as benchmark peer
   isc-dhcp-client udhcpc busybox dhcpcd-base kea-admin kea-common kea-dhcp4-server
   # TFTP peers (pkg/pxe)
-  tftp-hpa atftp tftpd-hpa
+  tftp-hpa atftp tftpd-hpa curl
+  # network boot (pkg/pxe, test/e2e/pxe_test.go): iPXE binaries (/usr/lib/ipxe) and qemu's iPXE
+  # ROMs, qemu (TCG) with OVMF, xorriso for the test discovery ISO, and a kernel for the VM to
+  # boot (the cloud flavour: smallest Debian kernel with virtio and serial built in)
+  ipxe ipxe-qemu qemu-system-x86 ovmf xorriso linux-image-cloud-amd64
   # netns topology helpers
   iproute2 bridge-utils
   # BMC peers (pkg/bmc): IPMI simulator and client, libvirtd with the test driver, Redfish clients
