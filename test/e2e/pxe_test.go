@@ -310,9 +310,7 @@ func markerInitramfs(t *testing.T) []byte {
 	c.add("dev/ttyS0", 0o20600, nil, 4<<8|64)
 	files := []string{bb}
 	if out, err := exec.Command("ldd", bb).Output(); err == nil { // a static busybox has none
-		for _, f := range regexp.MustCompile(`(/\S+\.so[.\d]*)`).FindAllString(string(out), -1) {
-			files = append(files, f)
-		}
+		files = append(files, regexp.MustCompile(`(/\S+\.so[.\d]*)`).FindAllString(string(out), -1)...)
 	}
 	for _, f := range files {
 		real, err := filepath.EvalSymlinks(f)
@@ -365,4 +363,3 @@ func (c *cpioWriter) finish() []byte {
 	c.add("TRAILER!!!", 0, nil, 0)
 	return c.buf.Bytes()
 }
-
