@@ -25,13 +25,16 @@ const pxeMarker = "CN2-PXE-E2E-BOOTED"
 // per-MAC script URL, HTTP serves the discovery script and the kernel and initramfs from the
 // boot cache (extracted at start from a test ISO left in the cache folder), and the test's
 // init prints a marker and powers off. Then, with serve stopped, the MAC's profile is set to
-// disk in the store; after a restart the next boot gets the local-disk script and loads no
-// kernel.
+// disk in the store; after a restart a UEFI boot (OVMF's own PXE: DHCP, ipxe.efi over TFTP,
+// then iPXE over HTTP) gets the local-disk script and loads no kernel.
 func TestPXEBootQEMU(t *testing.T) {
 	needRoot(t, "qemu-system-x86_64", "xorriso", "curl")
 	kernels, _ := filepath.Glob("/boot/vmlinuz-*")
 	if len(kernels) == 0 {
 		t.Skip("needs a Debian kernel in /boot (linux-image-cloud-amd64); run scripts/install-test-deps.sh")
+	}
+	if _, err := os.Stat("/usr/share/ovmf/OVMF.fd"); err != nil {
+		t.Skip("needs OVMF (/usr/share/ovmf/OVMF.fd); run scripts/install-test-deps.sh")
 	}
 	if _, err := os.Stat("/usr/lib/ipxe/undionly.kpxe"); err != nil {
 		t.Skip("needs Debian's ipxe package (/usr/lib/ipxe); run scripts/install-test-deps.sh")
@@ -142,12 +145,15 @@ func TestPXEBootQEMU(t *testing.T) {
 	}
 	st.Close()
 
-	// Run 2: disk. The script says so, SeaBIOS finds no disk, and no kernel is fetched.
+	// Run 2: disk, on UEFI firmware without an iPXE ROM (romfile=), so OVMF's own PXE client
+	// fetches ipxe.efi over serve's TFTP. iPXE then gets the disk script and exits back to the
+	// firmware; no kernel is fetched.
 	cmd, logs, done = serve()
 	waitLog(logs, done, "pxe: serving")
-	serial = runVM(t, vmNS, filepath.Join(dir, "run2"), "52:54:00:00:00:11", "No bootable device")
-	if !strings.Contains(serial, "master-0 boots from its local disk") {
-		t.Errorf("run 2 did not get the disk script:\n%s", serial)
+	serial = runVM(t, vmNS, filepath.Join(dir, "run2"), "52:54:00:00:00:11", "master-0 boots from its local disk",
+		"-bios", "/usr/share/ovmf/OVMF.fd", "-device", "virtio-net-pci,netdev=n0,romfile=,mac=52:54:00:00:00:11")
+	if !strings.Contains(logs.String(), `msg="pxe: tftp: sent" service=pxe ip=172.16.0.11 file=ipxe.efi`) {
+		t.Errorf("run 2: the firmware did not fetch ipxe.efi over TFTP")
 	}
 	if strings.Contains(serial, pxeMarker) {
 		t.Error("run 2 booted the discovery kernel")
@@ -193,15 +199,19 @@ func startRA(t *testing.T, n *netns, iface, logFile string) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); f.Close() })
 }
 
-// runVM network-boots a diskless BIOS VM until its serial console shows marker, then kills it.
+// runVM network-boots a diskless VM (BIOS unless extra says otherwise) until its serial console shows marker, then kills it.
 // It returns the decoded console.
-func runVM(t *testing.T, n *netns, prefix, mac, marker string) string {
+// extra replaces the NIC (and may add firmware) when given.
+func runVM(t *testing.T, n *netns, prefix, mac, marker string, extra ...string) string {
 	t.Helper()
 	serialFile := prefix + ".serial"
-	cmd := n.command("qemu-system-x86_64", "-accel", "tcg", "-machine", "pc,graphics=off", "-m", "512",
-		"-nodefaults", "-display", "none", "-vga", "none", "-serial", "file:"+serialFile, "-monitor", "none",
-		"-no-reboot", "-boot", "n", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+mac)
+	if extra == nil {
+		extra = []string{"-device", "virtio-net-pci,netdev=n0,mac=" + mac}
+	}
+	args := append([]string{"-accel", "tcg", "-machine", "pc,graphics=off", "-m", "512",
+		"-nodefaults", "-display", "none", "-vga", "none", "-serial", "file:" + serialFile, "-monitor", "none",
+		"-no-reboot", "-boot", "n", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"}, extra...)
+	cmd := n.command("qemu-system-x86_64", args...)
 	var qerr syncBuffer
 	cmd.Stderr = &qerr
 	if err := cmd.Start(); err != nil {
