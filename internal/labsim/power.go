@@ -136,3 +136,11 @@ func (p *Power) InsertMedia(_ context.Context, image string) error {
 	p.media = image
 	return nil
 }
+
+// PowerOff turns the node off.
+func (p *Power) PowerOff(_ context.Context, _ bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.on = false
+	return nil
+}

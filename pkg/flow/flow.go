@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,6 +18,7 @@ import (
 type Power interface {
 	PowerState(ctx context.Context) (bmc.PowerState, error)
 	PowerOn(ctx context.Context) error
+	PowerOff(ctx context.Context, force bool) error
 	PowerCycle(ctx context.Context) error
 	SetBootDevice(ctx context.Context, o bmc.BootOptions) error
 	InsertMedia(ctx context.Context, image string) error
@@ -50,6 +52,8 @@ type Deps struct {
 	OutputDir string
 	// PollInterval is how often waits look at the installer again (default 10s).
 	PollInterval time.Duration
+	// RetryDelay is the first wait before a failed step runs again (default 2s).
+	RetryDelay time.Duration
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.
@@ -100,6 +104,9 @@ func New(d Deps) (*Flow, error) {
 	runner, err := NewRunner(d.Store, d.Log, f.steps())
 	if err != nil {
 		return nil, err
+	}
+	if d.RetryDelay > 0 {
+		runner.RetryDelay = d.RetryDelay
 	}
 	f.runner = runner
 	return f, nil
@@ -165,8 +172,66 @@ func (f *Flow) event(level, node, msg string) {
 	_, _ = f.d.Store.AppendEvent(store.Event{Level: level, Source: "flow", Node: node, Message: msg})
 }
 
-// Reset forgets everything the flow knew (for reprovisioning); the installer's objects must
-// already be gone.
+// Reprovision tears the lab's install down so that the next Run starts from scratch: the
+// cluster's install is cancelled, the cluster and its infra env are deleted, the nodes are
+// powered off and will boot the discovery image again, and the flow's progress is forgotten.
+func (f *Flow) Reprovision(ctx context.Context) error {
+	id, err := f.findCluster(ctx)
+	if err != nil {
+		return fmt.Errorf("reprovision: find the cluster: %w", err)
+	}
+	if id != "" {
+		ignore := func(err error, kinds ...error) error {
+			for _, k := range kinds {
+				if errors.Is(err, k) {
+					return nil
+				}
+			}
+			return err
+		}
+		// A running install is cancelled first; an infra env goes only once its hosts are gone.
+		if _, err := f.d.AI.CancelInstallation(ctx, id); ignore(err, ai.ErrConflict, ai.ErrNotFound) != nil {
+			return fmt.Errorf("reprovision: %w", err)
+		}
+		envs, err := f.d.AI.ListInfraEnvs(ctx, id)
+		if err != nil {
+			return fmt.Errorf("reprovision: %w", err)
+		}
+		for _, ie := range envs {
+			hosts, err := f.d.AI.InfraEnvHosts(ctx, ie.ID)
+			if err != nil {
+				return fmt.Errorf("reprovision: %w", err)
+			}
+			for _, h := range hosts {
+				if err := f.d.AI.DeleteHost(ctx, ie.ID, h.ID); ignore(err, ai.ErrNotFound) != nil {
+					return fmt.Errorf("reprovision: %w", err)
+				}
+			}
+			if err := f.d.AI.DeleteInfraEnv(ctx, ie.ID); ignore(err, ai.ErrNotFound) != nil {
+				return fmt.Errorf("reprovision: %w", err)
+			}
+		}
+		if err := f.d.AI.DeleteCluster(ctx, id); ignore(err, ai.ErrNotFound) != nil {
+			return fmt.Errorf("reprovision: %w", err)
+		}
+		f.event("warn", "", fmt.Sprintf("reprovision: deleted cluster %s and its infra env", id))
+	}
+	for _, n := range f.d.Lab.Nodes {
+		if p, ok := f.d.Power[n.Name]; ok {
+			if err := p.PowerOff(ctx, true); err != nil {
+				return fmt.Errorf("reprovision: power off %s: %w", n.Name, err)
+			}
+		}
+		for _, nic := range n.NICs {
+			if err := f.d.Boot.SetProfile(string(nic.MAC), ProfileDiscovery); err != nil {
+				return fmt.Errorf("reprovision: %w", err)
+			}
+		}
+	}
+	return f.Reset()
+}
+
+// Reset forgets everything the flow knew; the installer's objects must already be gone.
 func (f *Flow) Reset() error {
 	if err := f.d.Store.DeleteDoc(docKind, docStateKey); err != nil {
 		return fmt.Errorf("flow: reset state: %w", err)

@@ -74,8 +74,10 @@ func (b *fakeBoot) profile(mac config.MAC) string {
 	return b.profiles[string(mac)]
 }
 
+// newSim starts a simulator that accepts the example lab's offline token.
 func newSim(t *testing.T, opts aisim.Options) (*aisim.Sim, string) {
 	t.Helper()
+	opts.Auth = &aisim.Auth{OfflineTokens: []string{"FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token"}}
 	if opts.TimeScale == 0 {
 		opts.TimeScale = timeScale
 	}
@@ -125,7 +127,7 @@ func newFlow(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot f
 		power[n.Name] = p
 	}
 	f, err := flow.New(flow.Deps{Lab: lab, AI: client, Power: power, Boot: boot, Store: st,
-		Log: slog.New(slog.DiscardHandler), OutputDir: outDir, PollInterval: 10 * time.Millisecond})
+		Log: slog.New(slog.DiscardHandler), OutputDir: outDir, PollInterval: 10 * time.Millisecond, RetryDelay: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func runToEnd(t *testing.T, f *flow.Flow) {
 
 func TestWholeFlowToInstalled(t *testing.T) {
 	lab := exampleLab(t)
-	sim, url := newSim(t, aisim.Options{Auth: &aisim.Auth{OfflineTokens: []string{string(lab.AssistedInstaller.OfflineToken.Reveal())}}})
+	sim, url := newSim(t, aisim.Options{})
 	out := t.TempDir()
 	boot := &fakeBoot{}
 	f, st := newFlow(t, lab, url, t.TempDir(), out, boot)
@@ -201,5 +203,100 @@ func TestWholeFlowToInstalled(t *testing.T) {
 	}
 	if boot.scripts != 1 {
 		t.Errorf("iPXE artifacts cached %d times", boot.scripts)
+	}
+}
+
+func assertInstalledOnce(t *testing.T, sim *aisim.Sim, f *flow.Flow) {
+	t.Helper()
+	for _, s := range f.Steps() {
+		if s.State != flow.StateDone {
+			t.Errorf("step %s is %s", s.Name, s.State)
+		}
+	}
+	if c, i, h := sim.Counts(); c != 1 || i != 1 || h != 5 {
+		t.Errorf("simulator holds %d clusters, %d infra envs, %d hosts; want 1, 1, 5", c, i, h)
+	}
+	if obs := f.Observed(); obs.Cluster == nil || obs.Cluster.Status != "installed" {
+		t.Errorf("cluster = %+v", obs.Cluster)
+	}
+}
+
+// TestFlowWithFaults: a fifth of the requests fail with 5xx, every answer is late, and the
+// access token expires during the install; the flow still ends installed, with one cluster.
+func TestFlowWithFaults(t *testing.T) {
+	lab := exampleLab(t)
+	sim, url := newSim(t, aisim.Options{
+		Faults: aisim.Faults{ErrorRate: 0.2, Latency: 2 * time.Millisecond},
+		Seed:   7,
+	})
+	f, st := newFlow(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{})
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Expire the token once the install is under way.
+		for f.Current() != "wait-ready" && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		sim.ExpireAccessTokens()
+	}()
+	runToEnd(t, f)
+	assertInstalledOnce(t, sim, f)
+	if st := sim.Stats(); st.FaultsServed == 0 || st.TokenGrants < 2 {
+		t.Errorf("faults served %d, tokens granted %d: want faults and a token refresh", st.FaultsServed, st.TokenGrants)
+	}
+}
+
+// TestFlowPowersOnANodeThatStayedOff: a node powers off instead of rebooting after writing its
+// image (a known stall); the flow powers it on and the install completes.
+func TestFlowPowersOnANodeThatStayedOff(t *testing.T) {
+	lab := exampleLab(t)
+	sim, url := newSim(t, aisim.Options{})
+	sim.PowerOffOnReboot("52:54:00:00:00:12")
+	f, st := newFlow(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{})
+	defer st.Close()
+	runToEnd(t, f)
+	assertInstalledOnce(t, sim, f)
+	events, err := st.Events(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range events {
+		if e.Node == "master-1" && strings.Contains(e.Message, "powered off instead of rebooting") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no event says master-1 was powered on")
+	}
+}
+
+// TestReprovision: after an install, reprovisioning deletes the cluster and the next run is a
+// second clean install.
+func TestReprovision(t *testing.T) {
+	lab := exampleLab(t)
+	sim, url := newSim(t, aisim.Options{})
+	boot := &fakeBoot{}
+	f, st := newFlow(t, lab, url, t.TempDir(), t.TempDir(), boot)
+	defer st.Close()
+	runToEnd(t, f)
+	first := f.State().ClusterID
+	if err := f.Reprovision(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c, i, _ := sim.Counts(); c != 0 || i != 0 {
+		t.Errorf("after reprovision the simulator holds %d clusters and %d infra envs", c, i)
+	}
+	if s := f.Steps()[0]; s.State != flow.StatePending || f.State().ClusterID != "" {
+		t.Errorf("after reprovision: step %+v, state %+v", s, f.State())
+	}
+	if got := boot.profile("52:54:00:00:00:11"); got != flow.ProfileDiscovery {
+		t.Errorf("boot profile after reprovision %q", got)
+	}
+	runToEnd(t, f)
+	assertInstalledOnce(t, sim, f)
+	if f.State().ClusterID == first {
+		t.Error("the second install reused the deleted cluster's id")
 	}
 }

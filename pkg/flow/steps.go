@@ -53,6 +53,14 @@ func (f *Flow) steps() []Step {
 	for i, name := range StepNames {
 		s := run[name]
 		s.Name = name
+		inner := s.Run
+		s.Run = func(ctx context.Context) error {
+			err := inner(ctx)
+			if errors.Is(err, ai.ErrAuth) { // a refused offline token does not fix itself
+				return Permanent(err)
+			}
+			return err
+		}
 		steps[i] = s
 	}
 	return steps
@@ -90,23 +98,23 @@ func (f *Flow) clusterParams() (ai.ClusterCreateParams, error) {
 	}, nil
 }
 
-// ensureCluster finds the lab's cluster (by the id it saved, else by name and domain) or
-// registers it. A crash right after registering finds it by name: never two clusters.
-func (f *Flow) ensureCluster(ctx context.Context) error {
+// findCluster returns the id of the lab's cluster at the installer: the saved one if it still
+// exists, else the one with the lab's name and domain; "" when there is none.
+func (f *Flow) findCluster(ctx context.Context) (string, error) {
 	lab := f.d.Lab
 	if id := f.State().ClusterID; id != "" {
 		_, err := f.d.AI.GetCluster(ctx, id, true)
 		if err == nil {
-			return nil
+			return id, nil
 		}
 		if !errors.Is(err, ai.ErrNotFound) {
-			return err
+			return "", err
 		}
 		f.event("warn", "", fmt.Sprintf("cluster %s is gone from the installer; looking for %s by name", id, lab.Zone()))
 	}
 	found, err := f.d.AI.FindClusterByName(ctx, lab.Cluster.Name)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var ours []ai.Cluster
 	for _, c := range found {
@@ -116,6 +124,22 @@ func (f *Flow) ensureCluster(ctx context.Context) error {
 	}
 	switch len(ours) {
 	case 0:
+		return "", nil
+	case 1:
+		return ours[0].ID, nil
+	default:
+		return "", Permanent(fmt.Errorf("the installer has %d clusters named %s; delete the extra ones", len(ours), lab.Zone()))
+	}
+}
+
+// ensureCluster finds the lab's cluster or registers it. A crash right after registering
+// finds it by name on the next run: never two clusters.
+func (f *Flow) ensureCluster(ctx context.Context) error {
+	id, err := f.findCluster(ctx)
+	if err != nil {
+		return err
+	}
+	if id == "" {
 		p, err := f.clusterParams()
 		if err != nil {
 			return err
@@ -124,14 +148,13 @@ func (f *Flow) ensureCluster(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		f.event("info", "", fmt.Sprintf("registered cluster %s (%s)", lab.Zone(), c.ID))
-		return f.save(func(s *State) { s.ClusterID = c.ID })
-	case 1:
-		f.event("info", "", fmt.Sprintf("using the existing cluster %s (%s)", lab.Zone(), ours[0].ID))
-		return f.save(func(s *State) { s.ClusterID = ours[0].ID })
-	default:
-		return Permanent(fmt.Errorf("the installer has %d clusters named %s; delete the extra ones", len(ours), lab.Zone()))
+		id = c.ID
+		f.event("info", "", fmt.Sprintf("registered cluster %s (%s)", f.d.Lab.Zone(), id))
 	}
+	if id == f.State().ClusterID {
+		return nil
+	}
+	return f.save(func(s *State) { s.ClusterID = id })
 }
 
 // networkTypeOverride selects CN2. A PATCH replaces the whole override, so every key the lab
