@@ -19,21 +19,24 @@ import (
 )
 
 func newServeCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var opts appliance.Options
+	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the appliance: serve the lab's services until SIGTERM; SIGHUP re-reads the lab file",
+		Short: "Run the appliance: serve the lab and install it; SIGHUP re-reads the lab file, SIGTERM stops",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), g, log)
+			return serve(cmd.Context(), g, log, opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.NoInstall, "no-install", false, "serve DHCP, DNS and network boot only; do not run the install flow or touch the BMCs")
+	return cmd
 }
 
-func serve(ctx context.Context, g *globalFlags, log *slog.Logger) error {
+func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance.Options) error {
 	lab, err := loadLab(g.config, log)
 	if err != nil {
 		return err
@@ -47,7 +50,7 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	appliance.Version = version
-	app, err := appliance.New(lab, st, reg, log)
+	app, err := appliance.New(lab, st, reg, log, opts)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
+	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,13 +32,30 @@ type Appliance struct {
 	dns   *dns.Server
 	dhcp  *dhcp.Server
 	pxe   *pxe.Server
+	flow  *flow.Flow // nil: the lab is served, not installed (Options.NoInstall)
+	power map[string]flow.Power
+	opts  Options
 
 	reloadMu sync.Mutex // one reload at a time
+	powerMu  sync.Mutex
+	powerNow map[string]string // node -> last power state seen
 }
 
-// New builds every service from lab; nothing is bound until Run.
-func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.Logger) (*Appliance, error) {
-	a := &Appliance{log: log, store: st}
+// Options change how the appliance reaches the outside world; the zero value is production.
+type Options struct {
+	// Power replaces the nodes' BMC drivers (the rehearsal's simulated nodes).
+	Power map[string]flow.Power
+	// AIHTTPClient replaces the installer client's HTTP client.
+	AIHTTPClient *http.Client
+	// PollInterval is how often the install flow and the power poller look again (default 10s).
+	PollInterval time.Duration
+	// NoInstall serves DHCP, DNS and network boot only, without running the install flow.
+	NoInstall bool
+}
+
+// New builds every service and the install flow from lab; nothing is bound until Run.
+func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.Logger, opts Options) (*Appliance, error) {
+	a := &Appliance{log: log, store: st, opts: opts, powerNow: map[string]string{}}
 	var err error
 	if a.dns, err = dns.New(DNSConfig(lab), reg, log.With("service", "dns")); err != nil {
 		return nil, fmt.Errorf("appliance: set up dns: %w", err)
@@ -49,8 +68,19 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	}
 	a.nameLeases()
 	a.lab.Store(lab)
+	if a.power, err = powerDrivers(lab, reg, log, opts); err != nil {
+		return nil, err
+	}
+	if !opts.NoInstall {
+		if a.flow, err = a.newFlow(lab, reg); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
+
+// Flow is the install flow; nil when the appliance does not install.
+func (a *Appliance) Flow() *flow.Flow { return a.flow }
 
 // Lab is the lab the appliance currently runs.
 func (a *Appliance) Lab() *config.Lab { return a.lab.Load() }
@@ -66,6 +96,10 @@ func (a *Appliance) Run(ctx context.Context) error {
 		"pxe":  a.pxe.Run,
 		// Not a server: returns once the boot cache is filled (or needs no filling).
 		"boot-cache": a.fillBootCacheFromISO,
+	}
+	if a.flow != nil {
+		services["flow"] = a.runFlow
+		services["power"] = a.pollPower
 	}
 	var wg sync.WaitGroup
 	for name, run := range services {
@@ -101,6 +135,12 @@ func (a *Appliance) Reload(lab *config.Lab) error {
 	}
 	if err := a.dns.Reload(DNSConfig(lab)); err != nil {
 		return fmt.Errorf("appliance: reload: %w", err)
+	}
+	if why := installChanges(a.Lab(), lab); why != "" && a.flow != nil {
+		if err := a.store.PutDoc(docKindLab, docNeedsReprovision, why); err != nil {
+			return fmt.Errorf("appliance: reload: %w", err)
+		}
+		a.event("warn", "the lab file changes the installed cluster ("+why+"): it needs `cn2-appliance reprovision`; the install keeps its settings until then")
 	}
 	a.lab.Store(lab)
 	a.event("info", fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))

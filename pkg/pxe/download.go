@@ -128,3 +128,12 @@ func redactURL(u string) string {
 	}
 	return u
 }
+
+// DownloadFile downloads src to dst (resumable, size-checked, renamed into place when whole),
+// for large files such as the discovery ISO. client nil means http.DefaultClient.
+func DownloadFile(ctx context.Context, client *http.Client, src, dst string) (int64, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	return downloadRetry(ctx, client, src, dst, 3)
+}

@@ -65,7 +65,7 @@ func TestPXEBootQEMU(t *testing.T) {
 
 	serve := func() (*exec.Cmd, *syncBuffer, chan error) {
 		var logs syncBuffer
-		cmd := top.server.command(bin, "serve", "-c", lab, "--state-dir", state, "--log-level", "debug")
+		cmd := top.server.command(bin, "serve", "--no-install", "-c", lab, "--state-dir", state, "--log-level", "debug")
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

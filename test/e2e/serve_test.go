@@ -36,7 +36,7 @@ func TestServeExampleLab(t *testing.T) {
 	top := newLabTopology(t, "ens4=172.16.0.1/24", "ens5=10.16.0.1/24")
 	ns := top.server
 	var logs syncBuffer
-	cmd := ns.command(bin, "serve", "-c", lab, "--state-dir", filepath.Join(dir, "state"))
+	cmd := ns.command(bin, "serve", "--no-install", "-c", lab, "--state-dir", filepath.Join(dir, "state"))
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
