@@ -50,6 +50,7 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	appliance.Version = version
+	opts.Gatherer = reg
 	app, err := appliance.New(lab, st, reg, log, opts)
 	if err != nil {
 		return err

@@ -39,6 +39,8 @@ type Appliance struct {
 	reloadMu sync.Mutex // one reload at a time
 	powerMu  sync.Mutex
 	powerNow map[string]string // node -> last power state seen
+
+	statusAddr atomic.Value // string
 }
 
 // Options change how the appliance reaches the outside world; the zero value is production.
@@ -51,6 +53,8 @@ type Options struct {
 	PollInterval time.Duration
 	// NoInstall serves DHCP, DNS and network boot only, without running the install flow.
 	NoInstall bool
+	// Gatherer is what /metrics serves (the registry the services registered on).
+	Gatherer prometheus.Gatherer
 }
 
 // New builds every service and the install flow from lab; nothing is bound until Run.
@@ -96,6 +100,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		"pxe":  a.pxe.Run,
 		// Not a server: returns once the boot cache is filled (or needs no filling).
 		"boot-cache": a.fillBootCacheFromISO,
+		"status":     a.serveStatus,
 	}
 	if a.flow != nil {
 		services["flow"] = a.runFlow

@@ -1,8 +1,14 @@
 package appliance
 
 import (
+	"encoding/json"
+	"maps"
+	"strings"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 )
@@ -37,8 +43,31 @@ func (a *Appliance) Snapshot() status.Snapshot {
 			}
 		}
 	}
+	if raw, err := a.store.Docs(docKindLab); err == nil {
+		if why, ok := raw[docNeedsReprovision]; ok {
+			s.Lab.NeedsReprovision = true
+			_ = json.Unmarshal(why, &s.Lab.ReprovisionWhy)
+		}
+	}
+	profiles, _ := a.pxe.Profiles().All()
+	a.powerMu.Lock()
+	power := maps.Clone(a.powerNow)
+	a.powerMu.Unlock()
+	hosts := a.flowView(&s)
 	for _, n := range lab.Nodes {
-		node := status.Node{Name: n.Name, Role: n.Role, DPDK: n.DPDK, BMCDriver: n.BMC.Driver}
+		node := status.Node{Name: n.Name, Role: n.Role, DPDK: n.DPDK, BMCDriver: n.BMC.Driver, Power: power[n.Name]}
+		if len(n.NICs) > 0 {
+			node.PXEProfile = string(pxe.Discovery)
+			if rec, ok := profiles[strings.ReplaceAll(string(n.NICs[0].MAC), ":", "-")]; ok {
+				node.PXEProfile = string(rec.Profile)
+			}
+		}
+		if h, ok := hosts[n.Name]; ok {
+			node.HostID, node.HostStatus = h.ID, h.Status
+			if h.Progress != nil {
+				node.HostStage, node.HostProgress = h.Progress.CurrentStage, h.Progress.InstallationPercentage
+			}
+		}
 		for _, nic := range n.NICs {
 			sn := status.NIC{Network: nic.Network, MAC: string(nic.MAC), IP: nic.IP.String()}
 			if l, ok := leases[nic.Network+"/"+string(nic.MAC)]; ok {
@@ -55,4 +84,43 @@ func (a *Appliance) Snapshot() status.Snapshot {
 		}
 	}
 	return s
+}
+
+// flowView fills the install's part of the snapshot and returns the installer hosts by node.
+func (a *Appliance) flowView(s *status.Snapshot) map[string]ai.Host {
+	hosts := map[string]ai.Host{}
+	if a.flow == nil {
+		return hosts
+	}
+	for _, r := range a.flow.Steps() {
+		st := status.Step{Name: r.Name, State: r.State, Started: r.Started, Finished: r.Finished, Attempts: r.Attempts, LastError: r.LastError}
+		if !r.Finished.IsZero() && !r.Started.IsZero() {
+			st.Duration = r.Finished.Sub(r.Started)
+		} else if r.State == flow.StateRunning {
+			st.Duration = time.Since(r.Started)
+		}
+		s.Steps = append(s.Steps, st)
+	}
+	state, obs := a.flow.State(), a.flow.Observed()
+	s.Cluster.ID, s.Cluster.InfraEnvID = state.ClusterID, state.InfraEnvID
+	if c := obs.Cluster; c != nil {
+		s.Cluster.Status, s.Cluster.StatusInfo = c.Status, c.StatusInfo
+		if c.Progress != nil {
+			s.Cluster.Progress = c.Progress.TotalPercentage
+		}
+	}
+	for name, id := range state.Hosts {
+		for _, h := range obs.Hosts {
+			if h.ID == id {
+				hosts[name] = h
+			}
+		}
+	}
+	for _, f := range obs.Failing {
+		s.Validations = append(s.Validations, status.Validation{Scope: f.Scope, ID: f.ID, Status: f.Status, Message: f.Message})
+	}
+	for _, h := range obs.UnknownHosts {
+		s.UnknownHosts = append(s.UnknownHosts, status.UnknownHost{ID: h.ID, Hostname: h.Name(), MACs: h.MACs(), Status: h.Status})
+	}
+	return hosts
 }
