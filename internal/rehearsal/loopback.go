@@ -1,0 +1,131 @@
+package rehearsal
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+)
+
+// onLoopback returns a copy of lab moved onto loopback: network i becomes 127.<i+1>.x.y with
+// the same last two octets (so 172.16.0.11 on the first network is 127.1.0.11), every
+// address in the lab follows its network, listeners get free high ports, DNS forwards
+// nowhere, and TFTP serves stand-ins for the iPXE binaries (the simulated nodes only fetch
+// them).
+func onLoopback(orig *config.Lab, o Options) (*config.Lab, error) {
+	lab := *orig
+	lab.Networks = append([]config.Network(nil), orig.Networks...)
+	lab.Nodes = nil
+	move := map[netip.Prefix]netip.Prefix{}
+	for i, n := range orig.Networks {
+		if n.CIDR.Bits() < 16 {
+			return nil, fmt.Errorf("rehearsal: network %s (%s) is wider than /16; it does not fit a loopback /16", n.Name, n.CIDR)
+		}
+		a := n.CIDR.Addr().As4()
+		move[n.CIDR] = netip.PrefixFrom(netip.AddrFrom4([4]byte{127, byte(i + 1), a[2], a[3]}), n.CIDR.Bits())
+	}
+	addr := func(x netip.Addr) netip.Addr {
+		for from, to := range move {
+			if x.IsValid() && from.Contains(x) {
+				a, t := x.As4(), to.Addr().As4()
+				return netip.AddrFrom4([4]byte{t[0], t[1], a[2], a[3]})
+			}
+		}
+		return x
+	}
+	for i := range lab.Networks {
+		n := &lab.Networks[i]
+		n.CIDR = move[n.CIDR]
+		n.Address, n.Gateway = addr(n.Address), addr(n.Gateway)
+		if n.Pool.IsSet() {
+			n.Pool = config.Range{First: addr(n.Pool.First), Last: addr(n.Pool.Last)}
+		}
+		// The DHCP server listens on lo for the first network; the others are reached
+		// through the relays' giaddr alone.
+		n.Interface = ""
+		if i == 0 {
+			n.Interface = "lo"
+		}
+	}
+	lab.Cluster.MachineNetwork = move[orig.Cluster.MachineNetwork]
+	lab.Cluster.APIVIP, lab.Cluster.IngressVIP = addr(orig.Cluster.APIVIP), addr(orig.Cluster.IngressVIP)
+	for _, n := range orig.Nodes {
+		n.NICs = append([]config.NIC(nil), n.NICs...)
+		for j := range n.NICs {
+			n.NICs[j].IP = addr(n.NICs[j].IP)
+		}
+		lab.Nodes = append(lab.Nodes, n)
+	}
+	lab.DHCP.NTPServers = nil
+	for _, s := range orig.DHCP.NTPServers {
+		if moved := addr(s); moved != s {
+			lab.DHCP.NTPServers = append(lab.DHCP.NTPServers, moved)
+		}
+	}
+	lab.DNS.Forwarders = nil
+	lab.Boot.Method = config.BootPXE
+
+	ports, err := freePorts(5)
+	if err != nil {
+		return nil, err
+	}
+	lab.DNS.Port, lab.DHCP.Port, lab.Boot.TFTPPort, lab.Boot.HTTPPort = ports[0], ports[1], ports[2], ports[3]
+	lab.Status.Listen = config.Endpoint{Addr: netip.MustParseAddr("127.0.0.1"), Port: uint16(ports[4])}
+	if o.StatusListen != "" {
+		if err := lab.Status.Listen.UnmarshalText([]byte(o.StatusListen)); err != nil {
+			return nil, fmt.Errorf("rehearsal: status address: %w", err)
+		}
+	}
+
+	root := filepath.Join(o.StateDir, "ipxe-stand-ins")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{"undionly.kpxe", "ipxe.efi", "snponly.efi"} {
+		content := []byte(strings.Repeat("rehearsal stand-in for "+f+"\n", 200))
+		if err := os.WriteFile(filepath.Join(root, f), content, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	lab.Boot.TFTPRoot = root
+	return &lab, nil
+}
+
+// freePorts finds n ports free for both TCP and UDP on loopback.
+func freePorts(n int) ([]int, error) {
+	var out []int
+	var hold []func() error
+	defer func() {
+		for _, c := range hold {
+			_ = c()
+		}
+	}()
+	for len(out) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("0.0.0.0:%d", port))
+		if err != nil {
+			l.Close()
+			continue
+		}
+		hold = append(hold, l.Close, u.Close)
+		out = append(out, port)
+	}
+	return out, nil
+}
+
+// describeNetworks says where each lab network went.
+func describeNetworks(lab *config.Lab) string {
+	var parts []string
+	for _, n := range lab.Networks {
+		parts = append(parts, fmt.Sprintf("%s %s", n.Name, n.CIDR))
+	}
+	return strings.Join(parts, ", ")
+}
