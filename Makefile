@@ -8,7 +8,7 @@ GOBIN    := $(shell $(GO) env GOPATH)/bin
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build test lint check deps run install fuzz clean
+.PHONY: all build test lint check deps run install fuzz bench clean
 
 all: build
 
@@ -30,14 +30,20 @@ lint:
 # check is the README's test command: packages, linters, every test.
 check: deps lint test
 
+# run is the rehearsal: the whole appliance on loopback against the installer simulator.
 run: build
-	$(BIN) plan -c $(LAB)
+	$(BIN) rehearse -c $(LAB) --log-level warn
 
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 
 # install puts the binary, the systemd unit (+ sysusers/tmpfiles) and, if there is none yet,
 # the example lab under /etc/cn2-appliance (edit it: it names fake secrets).
+# bench runs the side-by-side benchmarks (as root): DNS vs dnsmasq, DHCP vs Kea.
+bench:
+	$(GO) run ./bench/dns
+	$(GO) run ./bench/dhcp
+
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/cn2-appliance
 	install -D -m 0644 systemd/cn2-appliance.service $(DESTDIR)/etc/systemd/system/cn2-appliance.service
