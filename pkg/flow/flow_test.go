@@ -77,6 +77,12 @@ func (b *fakeBoot) profile(mac config.MAC) string {
 // newSim starts a simulator that accepts the example lab's offline token.
 func newSim(t *testing.T, opts aisim.Options) (*aisim.Sim, string) {
 	t.Helper()
+	return newSimWith(t, opts, nil)
+}
+
+// newSimWith is newSim with the simulator's handler wrapped by wrap (when not nil).
+func newSimWith(t *testing.T, opts aisim.Options, wrap func(http.Handler) http.Handler) (*aisim.Sim, string) {
+	t.Helper()
 	opts.Auth = &aisim.Auth{OfflineTokens: []string{"FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token"}}
 	if opts.TimeScale == 0 {
 		opts.TimeScale = timeScale
@@ -85,7 +91,11 @@ func newSim(t *testing.T, opts aisim.Options) (*aisim.Sim, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if wrap != nil {
+		h = wrap(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		sim.Close()
 		srv.Close()
@@ -100,6 +110,12 @@ func newSim(t *testing.T, opts aisim.Options) (*aisim.Sim, string) {
 // spec-checking transport under the client.
 func newFlow(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot flow.BootService) (*flow.Flow, *store.Store) {
 	t.Helper()
+	return newFlowLog(t, lab, url, stateDir, outDir, boot, slog.New(slog.DiscardHandler))
+}
+
+// newFlowLog is newFlow with the flow logging to log.
+func newFlowLog(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot flow.BootService, log *slog.Logger) (*flow.Flow, *store.Store) {
+	t.Helper()
 	st, err := store.Open(stateDir)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +125,10 @@ func newFlow(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot f
 		t.Fatal(err)
 	}
 	cfg := ai.Config{URL: url, BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond,
-		HTTPClient: &http.Client{Transport: &spec.Transport{Spec: sp, Report: func(err error) { t.Errorf("contract: %v", err) }}}}
+		HTTPClient: &http.Client{Transport: &spec.Transport{Spec: sp, Report: func(err error) {
+			log.Error("contract violation", "err", err) // seen by TestCrashSafety's parent, which kills this process
+			t.Errorf("contract: %v", err)
+		}}}}
 	if lab.AssistedInstaller.OfflineToken.IsSet() {
 		cfg.OfflineToken = string(lab.AssistedInstaller.OfflineToken.Reveal())
 		cfg.TokenURL = url + aisim.TokenPath
@@ -127,7 +146,7 @@ func newFlow(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot f
 		power[n.Name] = p
 	}
 	f, err := flow.New(flow.Deps{Lab: lab, AI: client, Power: power, Boot: boot, Store: st,
-		Log: slog.New(slog.DiscardHandler), OutputDir: outDir, PollInterval: 10 * time.Millisecond, RetryDelay: 5 * time.Millisecond})
+		Log: log, OutputDir: outDir, PollInterval: 10 * time.Millisecond, RetryDelay: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
