@@ -1,9 +1,8 @@
 package appliance
 
 import (
+	"github.com/cn2-appliance/cn2-appliance/internal/testlab"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -11,18 +10,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
 )
 
-func exampleLab(t *testing.T) *config.Lab {
-	t.Helper()
-	files, _ := filepath.Glob("../../configs/example-secrets/*")
-	for _, f := range files {
-		_ = os.Chmod(f, 0o600)
-	}
-	lab, err := config.Load("../../configs/lab.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
+func exampleLab(t *testing.T) *config.Lab { return testlab.Example(t) }
 
 func TestDNSConfig(t *testing.T) {
 	cfg := DNSConfig(exampleLab(t))

@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"context"
+	"github.com/cn2-appliance/cn2-appliance/internal/testlab"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,18 +25,7 @@ import (
 // The install takes a few seconds of simulated time at this scale.
 const timeScale = 0.002
 
-func exampleLab(t *testing.T) *config.Lab {
-	t.Helper()
-	files, _ := filepath.Glob("../../configs/example-secrets/*")
-	for _, f := range files {
-		_ = os.Chmod(f, 0o600)
-	}
-	lab, err := config.Load("../../configs/lab.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
+func exampleLab(t *testing.T) *config.Lab { return testlab.Example(t) }
 
 // fakeBoot records boot profiles; the artifacts are not needed by the simulated nodes.
 type fakeBoot struct {
