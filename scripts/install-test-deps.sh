@@ -19,6 +19,9 @@ packages=(
   # BMC peers (pkg/bmc): IPMI simulator and client, libvirtd with the test driver, Redfish clients
   openipmi ipmitool libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu libvirt-daemon-system
   redfishtool python3-sushy
+  # status page, metrics and service unit (test/e2e: statuspage, metrics, systemd tests): headless
+  # chromium, promtool (shipped by prometheus), systemd-analyze
+  chromium prometheus systemd
 )
 
 missing=()
