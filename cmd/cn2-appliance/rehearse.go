@@ -56,6 +56,7 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 	f.Float64Var(&o.TimeScale, "time-scale", 0.03, "how fast simulated time runs (1 = a real install's pace)")
 	f.StringVar(&o.StatusListen, "status-listen", "", "status page address (default: 127.0.0.1 on a free port)")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
+	f.DurationVar(&o.Hold, "hold", 0, "keep serving the status page this long after the install (e.g. 10m)")
 	f.BoolVar(&keepState, "keep-state", false, "keep the state in --state-dir instead of a temporary folder")
 	return cmd
 }

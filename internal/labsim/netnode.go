@@ -67,6 +67,9 @@ func (n *NetNode) boot(ctx context.Context) error {
 	if device != bmc.BootPXE {
 		return n.Power.boot(ctx)
 	}
+	n.Power.mu.Lock()
+	n.Power.on = true
+	n.Power.mu.Unlock()
 	// The BMC answers at once; the node boots in the background, as a real one does.
 	go func() {
 		bctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -41,6 +41,9 @@ type Options struct {
 	Log *slog.Logger
 	// OnStatus is called with the status page's URL once it serves (for tests).
 	OnStatus func(url string)
+	// Hold keeps the appliance serving this long after the install, so the final status page
+	// can be looked at (ctx ending stops it sooner).
+	Hold time.Duration
 }
 
 // Result summarises a finished rehearsal.
@@ -166,6 +169,13 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		}
 	}
 	report()
+	if o.Hold > 0 {
+		fmt.Fprintf(o.Out, "rehearsal: installed; the status page stays up for %s (Ctrl-C ends it)\n", o.Hold)
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.Hold):
+		}
+	}
 
 	r := &Result{
 		Duration:   time.Since(start),

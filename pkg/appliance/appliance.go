@@ -79,6 +79,11 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 		if a.flow, err = a.newFlow(lab, reg); err != nil {
 			return nil, err
 		}
+		if reg != nil {
+			if err := reg.Register(flowCollector{a.flow}); err != nil {
+				return nil, fmt.Errorf("appliance: flow metrics: %w", err)
+			}
+		}
 	}
 	return a, nil
 }

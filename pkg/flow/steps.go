@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
@@ -469,9 +470,11 @@ func (f *Flow) labelHosts(ctx context.Context) error {
 		}
 		want := map[string]string{}
 		var labels []ai.NodeLabel
+		var text []string
 		for _, l := range eh.Labels {
 			want[l.Key] = l.Value
 			labels = append(labels, ai.NodeLabel{Key: l.Key, Value: l.Value})
+			text = append(text, l.Key+"="+l.Value)
 		}
 		if got, err := h.Labels(); err == nil && maps.Equal(got, want) {
 			continue
@@ -479,7 +482,7 @@ func (f *Flow) labelHosts(ctx context.Context) error {
 		if _, err := f.d.AI.UpdateHost(ctx, f.State().InfraEnvID, h.ID, ai.HostUpdateParams{NodeLabels: &labels}); err != nil {
 			return err
 		}
-		f.event("info", n.Name, fmt.Sprintf("labelled %v", want))
+		f.event("info", n.Name, "labelled "+strings.Join(text, ", "))
 	}
 	return nil
 }

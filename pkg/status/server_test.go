@@ -68,7 +68,7 @@ func TestPage(t *testing.T) {
 	}
 	for _, want := range []string{
 		`<meta http-equiv="refresh" content="5">`,
-		`data-node="master-0" data-host-status="installing-in-progress" data-stage="Rebooting"`,
+		`data-node="master-0" data-host-status="installing-in-progress" data-stage="Rebooting" data-power="on" data-boot="disk"`,
 		`data-node="worker-1"`, "worker, DPDK", "(no lease)", "lease until 11:00:00",
 		`data-step="watch-install" data-state="running"`,
 		`id="cluster-progress" data-percent="42" style="width: 42%"`,

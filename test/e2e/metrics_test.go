@@ -87,6 +87,11 @@ func TestMetricsPromtool(t *testing.T) {
 		"cn2_appliance_pxe_requests_total",
 		"cn2_appliance_http_sent_bytes_total",
 		"cn2_appliance_ai_requests_total",
+		"cn2_appliance_flow_step",
+		"cn2_appliance_flow_current_step",
+		"cn2_appliance_flow_step_attempts",
+		"cn2_appliance_cluster_progress_ratio",
+		"cn2_appliance_installer_hosts",
 	} {
 		if _, ok := families[name]; !ok {
 			t.Errorf("/metrics lacks %s", name)
