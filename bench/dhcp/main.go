@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +45,7 @@ func main() {
 	rate := flag.Int("rate", 6000, "perfdhcp -r: DORA exchanges started per second")
 	period := flag.Int("period", 5, "perfdhcp -p: seconds of load per server")
 	nclients := flag.Int("clients", 200, "perfdhcp -R: distinct client MACs")
+	rounds := flag.Int("rounds", 2, "rounds; the servers' order alternates between rounds and the means are compared")
 	flag.Parse()
 	if *serve != "" {
 		if err := serveDHCP(*serve, *state); err != nil {
@@ -52,7 +54,7 @@ func main() {
 		}
 		return
 	}
-	if err := bench(*rate, *period, *nclients); err != nil {
+	if err := bench(*rate, *period, *nclients, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "dhcp-bench:", err)
 		os.Exit(1)
 	}
@@ -101,7 +103,7 @@ const keaConfig = `{
 }
 `
 
-func bench(rate, period, nclients int) error {
+func bench(rate, period, nclients, rounds int) error {
 	if why := dhcptest.CanRun("perfdhcp", "kea-dhcp4"); why != "" {
 		return errors.New(why)
 	}
@@ -123,42 +125,54 @@ func bench(rate, period, nclients int) error {
 	}
 	fmt.Printf("perfdhcp -r %d -p %d -R %d (relay 172.16.0.10) against each server; 2 shared cores\n", rate, period, nclients)
 
-	results := map[string]float64{}
-	for _, srv := range []struct {
+	type server struct {
 		name  string
 		start func() (*exec.Cmd, error)
-	}{
-		{"cn2-appliance (bbolt, fsync per group commit)", func() (*exec.Cmd, error) { return startCN2(tp, tmp) }},
-		{"kea-dhcp4 (memfile, WARN log)", func() (*exec.Cmd, error) { return startKea(tp, tmp) }},
-	} {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	}
+	cn2Name, keaName := "cn2-appliance (bbolt, fsync per group commit)", "kea-dhcp4 (memfile, WARN log)"
+	servers := []server{
+		{cn2Name, func() (*exec.Cmd, error) { return startCN2(tp, tmp) }},
+		{keaName, func() (*exec.Cmd, error) { return startKea(tp, tmp) }},
+	}
+	results := map[string]float64{}
+	for round := 1; round <= rounds; round++ {
+		order := servers
+		if round%2 == 0 { // the second server of a round runs on a warmer machine: alternate
+			order = []server{servers[1], servers[0]}
 		}
-		cmd, err := srv.start()
-		if err != nil {
-			return fmt.Errorf("start %s: %w", srv.name, err)
+		for _, srv := range order {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			cmd, err := srv.start()
+			if err != nil {
+				return fmt.Errorf("start %s: %w", srv.name, err)
+			}
+			out, perr := tp.Cmd(tp.C1, "perfdhcp", "-4", "-l", "eth0", "-r", strconv.Itoa(rate), "-p", strconv.Itoa(period),
+				"-R", strconv.Itoa(nclients), "-W", "1000000").CombinedOutput()
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+			var ee *exec.ExitError
+			if perr != nil && !(errors.As(perr, &ee) && ee.ExitCode() == 3) {
+				return fmt.Errorf("perfdhcp against %s: %w\n%s", srv.name, perr, out)
+			}
+			acks := stat(string(out), "REQUEST-ACK", "received packets")
+			offers := stat(string(out), "DISCOVER-OFFER", "received packets")
+			discovers := stat(string(out), "DISCOVER-OFFER", "sent packets")
+			nonUnique := stat(string(out), "REQUEST-ACK", "non unique addresses")
+			rps := float64(acks) / float64(period)
+			results[srv.name] += rps / float64(rounds)
+			fmt.Printf("round %d %-48s %8.0f leases/s   (DISCOVER sent %d, OFFER %d, ACK %d, non-unique %d)\n",
+				round, srv.name, rps, discovers, offers, acks, nonUnique)
 		}
-		out, perr := tp.Cmd(tp.C1, "perfdhcp", "-4", "-l", "eth0", "-r", strconv.Itoa(rate), "-p", strconv.Itoa(period),
-			"-R", strconv.Itoa(nclients), "-W", "1000000").CombinedOutput()
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		var ee *exec.ExitError
-		if perr != nil && !(errors.As(perr, &ee) && ee.ExitCode() == 3) {
-			return fmt.Errorf("perfdhcp against %s: %w\n%s", srv.name, perr, out)
-		}
-		acks := stat(string(out), "REQUEST-ACK", "received packets")
-		offers := stat(string(out), "DISCOVER-OFFER", "received packets")
-		discovers := stat(string(out), "DISCOVER-OFFER", "sent packets")
-		nonUnique := stat(string(out), "REQUEST-ACK", "non unique addresses")
-		rps := float64(acks) / float64(period)
-		results[srv.name] = rps
-		fmt.Printf("%-48s %8.0f leases/s   (DISCOVER sent %d, OFFER %d, ACK %d, non-unique %d)\n",
-			srv.name, rps, discovers, offers, acks, nonUnique)
+	}
+	for _, srv := range servers {
+		fmt.Printf("%-56s %8.0f leases/s (mean of %d)\n", srv.name, results[srv.name], rounds)
 	}
 	if err := checkCN2Store(filepath.Join(tmp, "state")); err != nil {
 		return err
 	}
-	cn2, kea := results["cn2-appliance (bbolt, fsync per group commit)"], results["kea-dhcp4 (memfile, WARN log)"]
+	cn2, kea := results[cn2Name], results[keaName]
 	if kea > 0 {
 		fmt.Printf("ratio cn2-appliance / kea-dhcp4: %.2fx\n", cn2/kea)
 	}
@@ -237,6 +251,17 @@ func serveDHCP(cfgPath, state string) error {
 		return err
 	}
 	defer st.Close()
+	if path := os.Getenv("CN2_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := dhcp.New(cfg, st, nil, log)
 	if err != nil {

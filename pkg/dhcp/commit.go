@@ -49,23 +49,53 @@ func (q *queue) take() []*job {
 
 // runCommitter commits queued jobs until stop is closed, then commits what
 // is left and returns. Everything queued while one group is being written
-// forms the next group: one fsync for all of them (group commit).
+// forms the next group: one fsync for all of them (group commit). The
+// replies of a committed group leave from their own goroutine, so the next
+// group is written while this one's ACKs are sent.
 func (s *Server) runCommitter(stop <-chan struct{}) {
+	answers := make(chan []*job, 64)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for jobs := range answers {
+			s.answer(jobs)
+		}
+	}()
+	defer func() {
+		close(answers)
+		<-sent
+	}()
+	deliver := func(jobs []*job) { answers <- jobs }
 	for {
 		select {
 		case <-s.q.wake:
-			s.commitPending()
+			s.commitPending(deliver)
 		case <-stop:
-			s.commitPending()
+			s.commitPending(deliver)
 			return
 		}
 	}
 }
 
-// commitPending writes every queued job to the store, then sends the
-// replies of those that committed and reports their events; failed jobs are
-// rolled back and not answered.
-func (s *Server) commitPending() {
+// answer sends the replies of committed jobs and reports their events, in
+// commit order.
+func (s *Server) answer(jobs []*job) {
+	replies := make([]*reply, 0, len(jobs))
+	for _, j := range jobs {
+		if j.reply != nil {
+			replies = append(replies, j.reply)
+		}
+	}
+	s.sendReplies(replies)
+	for _, j := range jobs {
+		s.emit(j.events)
+	}
+}
+
+// commitPending writes every queued job to the store, then hands those that
+// committed to deliver (which answers them); failed jobs are rolled back and
+// not answered.
+func (s *Server) commitPending(deliver func([]*job)) {
 	for {
 		jobs := s.q.take()
 		if len(jobs) == 0 {
@@ -74,6 +104,7 @@ func (s *Server) commitPending() {
 		start := time.Now()
 		s.write(jobs)
 		s.m.commit(time.Since(start), len(jobs))
+		committed := make([]*job, 0, len(jobs))
 		for _, j := range jobs {
 			if j.err != nil {
 				s.mu.Lock()
@@ -91,11 +122,9 @@ func (s *Server) commitPending() {
 				s.log.Error("dhcp: lease not stored, not answering", "network", network, "mac", j.mac, "ip", j.ip, "err", j.err)
 				continue
 			}
-			if j.reply != nil {
-				s.sendReply(j.reply)
-			}
-			s.emit(j.events)
+			committed = append(committed, j)
 		}
+		deliver(committed)
 	}
 }
 

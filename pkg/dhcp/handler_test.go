@@ -309,7 +309,7 @@ func TestOneAddressOneMAC(t *testing.T) {
 	}
 	h.now = h.now.Add(2 * time.Hour)
 	h.s.sweep()
-	h.s.commitPending()
+	h.s.commitPending(h.s.answer)
 	if ls, _ := h.st.Leases("ctrl"); len(ls) != 0 {
 		t.Errorf("expired leases still stored: %+v", ls)
 	}
@@ -348,7 +348,7 @@ func TestRestartKeepsLeases(t *testing.T) {
 		t.Fatalf("leases after restart %+v", got)
 	}
 	h.s = s2
-	s2.sendFn = func(r *reply) error { h.sent = append(h.sent, r); return nil }
+	s2.sendFn = func(rs []*reply) []error { h.sent = append(h.sent, rs...); return make([]error, len(rs)) }
 	if r := h.do("srv-a", discover(macU2)); r == nil || addrOf(r.msg.YourIPAddr) == ip {
 		t.Errorf("new client offered %v, the restored lease is %s", r, ip)
 	}

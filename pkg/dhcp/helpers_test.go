@@ -79,11 +79,11 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	s.now = func() time.Time { return h.now }
-	s.sendFn = func(r *reply) error {
+	s.sendFn = func(rs []*reply) []error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.sent = append(h.sent, r)
-		return nil
+		h.sent = append(h.sent, rs...)
+		return make([]error, len(rs))
 	}
 	s.OnLease(func(ev LeaseEvent) { h.evs = append(h.evs, ev) })
 	h.s = s
@@ -99,7 +99,7 @@ func (h *harness) do(iface string, req *dhcpv4.DHCPv4) *reply {
 	h.mu.Unlock()
 	j, queued := h.s.handle(iface, req)
 	if queued {
-		h.s.commitPending()
+		h.s.commitPending(h.s.answer)
 	} else if j != nil && j.reply != nil {
 		h.s.sendReply(j.reply)
 	}

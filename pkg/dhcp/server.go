@@ -42,7 +42,7 @@ type Server struct {
 	readyOnce sync.Once
 
 	// sendFn sends a reply; Run sets it to the socket path, tests replace it.
-	sendFn func(*reply) error
+	sendFn func([]*reply) []error
 }
 
 // New checks cfg and loads the leases of its networks from st. Metrics are
@@ -60,7 +60,7 @@ func New(cfg Config, st *store.Store, reg prometheus.Registerer, log *slog.Logge
 	}
 	s := &Server{st: st, log: log, q: newQueue(), now: time.Now, cfg: c, tables: map[string]*table{}, ready: make(chan struct{})}
 	s.m = newMetrics(s)
-	s.sendFn = s.sendOnSocket
+	s.sendFn = s.sendOnSockets
 	for _, n := range c.networks {
 		t, err := s.loadTable(n.Name)
 		if err != nil {

@@ -9,7 +9,11 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
+	"golang.org/x/net/ipv4"
 )
+
+// socketBuffer is the receive and send buffer asked for each socket.
+const socketBuffer = 4 << 20
 
 // socket is the UDP socket of one interface: bound to 0.0.0.0:port with
 // SO_BINDTODEVICE (server4.NewIPv4UDPConn), so it receives the interface's
@@ -33,6 +37,10 @@ func (s *Server) openSockets(c *compiled, have map[string]*socket) (map[string]*
 			closeSockets(out)
 			return nil, fmt.Errorf("bind 0.0.0.0:%d on %s (network %s): %w", c.cfg.Port, iface, c.byIface[iface].Name, err)
 		}
+		// Bursts (a rack powering on, perfdhcp) must wait in the kernel, not be dropped there,
+		// while a lease commit is being fsync'd. The kernel caps this at net.core.rmem_max.
+		_ = conn.SetReadBuffer(socketBuffer)
+		_ = conn.SetWriteBuffer(socketBuffer)
 		out[iface] = &socket{iface: iface, conn: conn, done: make(chan struct{})}
 	}
 	return out, nil
@@ -65,50 +73,99 @@ func (s *Server) startReader(sk *socket) {
 	})
 }
 
+// readBatch is how many packets one read takes from the kernel (recvmmsg)
+// when several are waiting, as under a burst.
+const readBatch = 32
+
 // read handles packets from sk until the read deadline is forced into the
 // past (a stop); other read errors end the server.
 func (s *Server) read(sk *socket) error {
-	buf := make([]byte, 65536)
+	pc := ipv4.NewPacketConn(sk.conn)
+	msgs := make([]ipv4.Message, readBatch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 4096)}
+	}
 	for {
-		n, _, err := sk.conn.ReadFromUDP(buf)
+		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("dhcp: read on %s: %w", sk.iface, err)
 		}
-		req, err := dhcpv4.FromBytes(buf[:n])
-		if err != nil {
-			s.m.dropped("none", dropMalformed)
-			continue
+		var replies []*reply
+		for _, m := range msgs[:n] {
+			req, err := dhcpv4.FromBytes(m.Buffers[0][:m.N])
+			if err != nil {
+				s.m.dropped("none", dropMalformed)
+				continue
+			}
+			if j, queued := s.handle(sk.iface, req); j != nil && !queued && j.reply != nil {
+				replies = append(replies, j.reply)
+			}
 		}
-		if j, queued := s.handle(sk.iface, req); j != nil && !queued && j.reply != nil {
-			s.sendReply(j.reply)
-		}
+		s.sendReplies(replies)
 	}
 }
 
-// sendReply sends r and counts it; a failed send is logged (the client will
-// retry).
-func (s *Server) sendReply(r *reply) {
-	if err := s.sendFn(r); err != nil {
-		s.log.Warn("dhcp: send failed", "network", r.network, "mac", r.msg.ClientHWAddr.String(),
-			"type", r.msg.MessageType().String(), "dst", r.dst.String(), "err", err)
+// sendReply sends r and counts it.
+func (s *Server) sendReply(r *reply) { s.sendReplies([]*reply{r}) }
+
+// sendReplies sends rs (in batches where the socket allows) and counts them;
+// a failed send is logged (the client will retry).
+func (s *Server) sendReplies(rs []*reply) {
+	if len(rs) == 0 {
 		return
 	}
-	s.m.sent(r.network, r.msg.MessageType())
+	for i, err := range s.sendFn(rs) {
+		r := rs[i]
+		if err != nil {
+			s.log.Warn("dhcp: send failed", "network", r.network, "mac", r.msg.ClientHWAddr.String(),
+				"type", r.msg.MessageType().String(), "dst", r.dst.String(), "err", err)
+			continue
+		}
+		s.m.sent(r.network, r.msg.MessageType())
+	}
 }
 
-// sendOnSocket writes r through the socket of the interface it came in on.
-func (s *Server) sendOnSocket(r *reply) error {
+// sendOnSockets writes each reply through the socket of the interface it came
+// in on, consecutive replies on one socket in one sendmmsg.
+func (s *Server) sendOnSockets(rs []*reply) []error {
+	errs := make([]error, len(rs))
+	for start := 0; start < len(rs); {
+		end := start + 1
+		for end < len(rs) && rs[end].iface == rs[start].iface {
+			end++
+		}
+		s.sendBatch(rs[start:end], errs[start:end])
+		start = end
+	}
+	return errs
+}
+
+// sendBatch sends replies that all leave through one interface.
+func (s *Server) sendBatch(rs []*reply, errs []error) {
 	s.sockMu.RLock()
-	sk := s.socks[r.iface]
+	sk := s.socks[rs[0].iface]
 	s.sockMu.RUnlock()
 	if sk == nil {
-		return fmt.Errorf("dhcp: %s to %s on %s: no socket on %s", r.msg.MessageType(), r.msg.ClientHWAddr, r.network, r.iface)
+		for i, r := range rs {
+			errs[i] = fmt.Errorf("dhcp: %s to %s on %s: no socket on %s", r.msg.MessageType(), r.msg.ClientHWAddr, r.network, r.iface)
+		}
+		return
 	}
-	if _, err := sk.conn.WriteToUDP(r.msg.ToBytes(), r.dst); err != nil {
-		return fmt.Errorf("dhcp: %s to %s on %s: %w", r.msg.MessageType(), r.msg.ClientHWAddr, r.network, err)
+	msgs := make([]ipv4.Message, len(rs))
+	for i, r := range rs {
+		msgs[i] = ipv4.Message{Buffers: [][]byte{r.msg.ToBytes()}, Addr: r.dst}
 	}
-	return nil
+	pc := ipv4.NewPacketConn(sk.conn)
+	for done := 0; done < len(msgs); {
+		n, err := pc.WriteBatch(msgs[done:], 0)
+		if err != nil {
+			r := rs[done]
+			errs[done] = fmt.Errorf("dhcp: %s to %s on %s: %w", r.msg.MessageType(), r.msg.ClientHWAddr, r.network, err)
+			n = 1 // skip the one that failed, send the rest
+		}
+		done += n
+	}
 }
