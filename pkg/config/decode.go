@@ -85,6 +85,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		p := reflect.New(v.Type().Elem())
 		d.decode(n, p.Elem(), path)
 		v.Set(p)
+	case reflect.Interface: // free-form YAML (install-config overrides): decoded as yaml.v3 does
+		var x any
+		if err := n.Decode(&x); err != nil {
+			d.ps.errorf(path, "%v", err)
+			return
+		}
+		if x != nil {
+			v.Set(reflect.ValueOf(x))
+		}
 	case reflect.String:
 		if s, ok := d.scalar(n, path, "a string"); ok {
 			v.SetString(s)

@@ -89,6 +89,25 @@ func loadFiles(ps *problems, l *Lab, dir string) {
 	if c.ManifestsDir != "" {
 		c.Manifests = findManifests(ps, c.ManifestsDir)
 	}
+	for i := range c.IgnitionFiles {
+		path := fmt.Sprintf("cluster.ignitionFiles[%d]", i)
+		abs(&c.IgnitionFiles[i])
+		b, err := os.ReadFile(c.IgnitionFiles[i])
+		if err != nil {
+			ps.errorf(path, "%v", err)
+			continue
+		}
+		var doc struct {
+			Ignition struct {
+				Version string `json:"version"`
+			} `json:"ignition"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil || doc.Ignition.Version == "" {
+			ps.errorf(path, "%s is not an Ignition config (JSON with ignition.version, spec 3.0 to 3.2)", c.IgnitionFiles[i])
+			continue
+		}
+		c.Ignition = append(c.Ignition, b)
+	}
 	for i := range l.Nodes {
 		b := &l.Nodes[i].BMC
 		p := fmt.Sprintf("nodes[%d].bmc", i)

@@ -38,11 +38,19 @@ type Cluster struct {
 	PullSecretFile   string       `yaml:"pullSecretFile" json:"pullSecretFile,omitempty"`
 	PullSecretEnv    EnvRef       `yaml:"pullSecret" json:"pullSecret,omitempty"`
 	ManifestsDir     string       `yaml:"manifestsDir" json:"manifestsDir"`
+	// InstallConfigOverrides are merged into the install-config override the appliance sends
+	// (which always sets networking.networkType: Contrail).
+	InstallConfigOverrides map[string]any `yaml:"installConfigOverrides" json:"installConfigOverrides,omitempty"`
+	// IgnitionFiles are Ignition configs (JSON, spec 3.0-3.2) merged into the discovery image's
+	// ignition override, after the CN2 certificate patch.
+	IgnitionFiles []string `yaml:"ignitionFiles" json:"ignitionFiles,omitempty"`
 
 	SSHPublicKey string `yaml:"-" json:"sshPublicKey"` // public: fine to show
 	PullSecret   Secret `yaml:"-" json:"-"`
 	// Manifests are the YAML files under ManifestsDir, relative to it, sorted.
 	Manifests []string `yaml:"-" json:"manifests"`
+	// Ignition holds the content of IgnitionFiles, in order.
+	Ignition [][]byte `yaml:"-" json:"-"`
 }
 
 // AssistedInstaller says which Assisted Installer service to use and how to authenticate.

@@ -167,6 +167,11 @@ func (v *validator) cluster() {
 		v.required("cluster.pullSecretFile", false, "name the file holding the pull secret from console.redhat.com (or set pullSecret: ${ENV_VAR})")
 	}
 	v.required("cluster.manifestsDir", c.ManifestsDir != "", "name the folder holding the CN2 manifests")
+	if networking, ok := c.InstallConfigOverrides["networking"].(map[string]any); ok {
+		if nt, set := networking["networkType"]; set && nt != "Contrail" {
+			v.ps.errorf("cluster.installConfigOverrides.networking.networkType", "%v is not allowed: this appliance installs CN2, networkType Contrail; leave the key out", nt)
+		}
+	}
 }
 
 func validDomain(d string) bool {

@@ -309,3 +309,35 @@ func TestReprovision(t *testing.T) {
 		t.Error("the second install reused the deleted cluster's id")
 	}
 }
+
+// TestLabOverridesAndIgnition: the lab's own install-config overrides and Ignition files reach
+// the installer, merged with what CN2 needs.
+func TestLabOverridesAndIgnition(t *testing.T) {
+	lab := exampleLab(t)
+	lab.Cluster.InstallConfigOverrides = map[string]any{"fips": false, "networking": map[string]any{"clusterNetworkMTU": 1400}}
+	lab.Cluster.Ignition = [][]byte{[]byte(`{"ignition":{"version":"3.2.0"},"storage":{"files":[{"path":"/etc/motd.d/lab","mode":420,"contents":{"source":"data:,cn2%20lab%0A"}}]}}`)}
+	sim, url := newSim(t, aisim.Options{})
+	f, st := newFlow(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{})
+	defer st.Close()
+	runToEnd(t, f)
+	assertInstalledOnce(t, sim, f)
+	got, err := ai.ParseInstallConfigOverride(f.Observed().Cluster.InstallConfigOverrides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	networking, _ := got["networking"].(map[string]any)
+	if got["fips"] != false || networking["networkType"] != "Contrail" || networking["clusterNetworkMTU"] != float64(1400) {
+		t.Errorf("install-config overrides at the installer: %v", got)
+	}
+	client, err := ai.New(ai.Config{URL: url, OfflineToken: string(lab.AssistedInstaller.OfflineToken.Reveal()), TokenURL: url + aisim.TokenPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ie, err := client.GetInfraEnv(context.Background(), f.State().InfraEnvID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ie.IgnitionConfigOverride, "/etc/motd.d/lab") || !strings.Contains(ie.IgnitionConfigOverride, "ca-patch") {
+		t.Errorf("ignition override lacks the lab's file or the CN2 patch: %s", ie.IgnitionConfigOverride)
+	}
+}

@@ -158,20 +158,45 @@ func (f *Flow) ensureCluster(ctx context.Context) error {
 	return f.save(func(s *State) { s.ClusterID = id })
 }
 
-// networkTypeOverride selects CN2. A PATCH replaces the whole override, so every key the lab
-// wants goes into this one body.
+// networkTypeOverride selects CN2.
 var networkTypeOverride = map[string]any{"networking": map[string]any{"networkType": "Contrail"}}
 
+// installConfigOverride is the lab's install-config overrides with CN2's network type merged
+// in. A PATCH replaces the whole override, so every key the lab wants goes into this one body.
+func installConfigOverride(lab *config.Lab) map[string]any {
+	return mergeOverrides(lab.Cluster.InstallConfigOverrides, networkTypeOverride)
+}
+
+// mergeOverrides deep-merges over into base (mappings merge key by key; anything else in over
+// replaces base's value) and returns a new map; neither argument changes.
+func mergeOverrides(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if bm, ok := out[k].(map[string]any); ok {
+			if om, ok := v.(map[string]any); ok {
+				out[k] = mergeOverrides(bm, om)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
 func (f *Flow) setNetworkType(ctx context.Context) error {
+	want := installConfigOverride(f.d.Lab)
 	id := f.State().ClusterID
 	c, err := f.d.AI.GetCluster(ctx, id, true)
 	if err != nil {
 		return err
 	}
-	if overridesEqual(c.InstallConfigOverrides, networkTypeOverride) {
+	if overridesEqual(c.InstallConfigOverrides, want) {
 		return nil
 	}
-	body, err := ai.InstallConfigOverride(networkTypeOverride)
+	body, err := ai.InstallConfigOverride(want)
 	if err != nil {
 		return Permanent(err)
 	}
@@ -181,7 +206,7 @@ func (f *Flow) setNetworkType(ctx context.Context) error {
 	if c, err = f.d.AI.GetCluster(ctx, id, true); err != nil {
 		return err
 	}
-	if !overridesEqual(c.InstallConfigOverrides, networkTypeOverride) {
+	if !overridesEqual(c.InstallConfigOverrides, want) {
 		return fmt.Errorf("set network type: the installer kept install-config overrides %q", c.InstallConfigOverrides)
 	}
 	f.event("info", "", "network type set to Contrail (install-config override)")
@@ -245,7 +270,7 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 }
 
 func (f *Flow) patchIgnition(ctx context.Context) error {
-	want, err := ai.BuildIgnitionOverride(true)
+	want, err := ai.BuildIgnitionOverride(true, f.d.Lab.Cluster.Ignition...)
 	if err != nil {
 		return Permanent(err)
 	}
