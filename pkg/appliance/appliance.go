@@ -32,9 +32,13 @@ type Appliance struct {
 	dns   *dns.Server
 	dhcp  *dhcp.Server
 	pxe   *pxe.Server
-	flow  *flow.Flow // nil: the lab is served, not installed (Options.NoInstall)
-	power map[string]flow.Power
 	opts  Options
+
+	flowMu         sync.Mutex
+	flow           *flow.Flow // nil: the lab is served, not installed (Options.NoInstall)
+	power          map[string]flow.Power
+	metrics        serviceMetrics
+	reprovisionReq chan *config.Lab // a reload asks runFlow to reprovision with this lab
 
 	reloadMu sync.Mutex // one reload at a time
 	powerMu  sync.Mutex
@@ -59,7 +63,7 @@ type Options struct {
 
 // New builds every service and the install flow from lab; nothing is bound until Run.
 func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.Logger, opts Options) (*Appliance, error) {
-	a := &Appliance{log: log, store: st, opts: opts, powerNow: map[string]string{}}
+	a := &Appliance{log: log, store: st, opts: opts, powerNow: map[string]string{}, reprovisionReq: make(chan *config.Lab, 1)}
 	var err error
 	if a.dns, err = dns.New(DNSConfig(lab), reg, log.With("service", "dns")); err != nil {
 		return nil, fmt.Errorf("appliance: set up dns: %w", err)
@@ -72,15 +76,15 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	}
 	a.nameLeases()
 	a.lab.Store(lab)
-	if a.power, err = powerDrivers(lab, reg, log, opts); err != nil {
+	if a.metrics, err = newServiceMetrics(reg); err != nil {
 		return nil, err
 	}
 	if !opts.NoInstall {
-		if a.flow, err = a.newFlow(lab, reg); err != nil {
+		if a.power, a.flow, err = a.newFlow(lab); err != nil {
 			return nil, err
 		}
 		if reg != nil {
-			if err := reg.Register(flowCollector{a.flow}); err != nil {
+			if err := reg.Register(flowCollector{a}); err != nil {
 				return nil, fmt.Errorf("appliance: flow metrics: %w", err)
 			}
 		}
@@ -89,7 +93,18 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 }
 
 // Flow is the install flow; nil when the appliance does not install.
-func (a *Appliance) Flow() *flow.Flow { return a.flow }
+func (a *Appliance) Flow() *flow.Flow {
+	a.flowMu.Lock()
+	defer a.flowMu.Unlock()
+	return a.flow
+}
+
+// powerDrivers are the nodes' power drivers of the current flow.
+func (a *Appliance) powerDrivers() map[string]flow.Power {
+	a.flowMu.Lock()
+	defer a.flowMu.Unlock()
+	return a.power
+}
 
 // Lab is the lab the appliance currently runs.
 func (a *Appliance) Lab() *config.Lab { return a.lab.Load() }
@@ -107,7 +122,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		"boot-cache": a.fillBootCacheFromISO,
 		"status":     a.serveStatus,
 	}
-	if a.flow != nil {
+	if a.Flow() != nil {
 		services["flow"] = a.runFlow
 		services["power"] = a.pollPower
 	}
@@ -146,11 +161,20 @@ func (a *Appliance) Reload(lab *config.Lab) error {
 	if err := a.dns.Reload(DNSConfig(lab)); err != nil {
 		return fmt.Errorf("appliance: reload: %w", err)
 	}
-	if why := installChanges(a.Lab(), lab); why != "" && a.flow != nil {
+	if why := installChanges(a.Lab(), lab); why != "" && a.Flow() != nil {
 		if err := a.store.PutDoc(docKindLab, docNeedsReprovision, why); err != nil {
 			return fmt.Errorf("appliance: reload: %w", err)
 		}
-		a.event("warn", "the lab file changes the installed cluster ("+why+"): it needs `cn2-appliance reprovision`; the install keeps its settings until then")
+		if lab.AssistedInstaller.ReprovisionOnChange {
+			a.event("warn", "the lab file changes the installed cluster ("+why+"): reprovisioning it (assistedInstaller.reprovisionOnChange)")
+			select { // a newer request replaces one not yet taken
+			case <-a.reprovisionReq:
+			default:
+			}
+			a.reprovisionReq <- lab
+		} else {
+			a.event("warn", "the lab file changes the installed cluster ("+why+"): it needs `cn2-appliance reprovision`; the install keeps its settings until then")
+		}
 	}
 	a.lab.Store(lab)
 	a.event("info", fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))

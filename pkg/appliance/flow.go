@@ -62,39 +62,60 @@ const (
 // state folder.
 const OutputDir = "auth"
 
-func (a *Appliance) newFlow(lab *config.Lab, reg prometheus.Registerer) (*flow.Flow, error) {
-	ai, err := newAIClient(lab, a.opts.AIHTTPClient, reg, a.log)
-	if err != nil {
-		return nil, err
+// serviceMetrics are the installer client's and the BMC clients' metrics, registered once and
+// shared by every flow the appliance builds.
+type serviceMetrics struct {
+	ai  *ai.Metrics
+	bmc *bmc.Metrics
+}
+
+func newServiceMetrics(reg prometheus.Registerer) (serviceMetrics, error) {
+	var m serviceMetrics
+	if reg == nil {
+		return m, nil
 	}
-	return flow.New(flow.Deps{
+	var err error
+	if m.ai, err = ai.NewMetrics(reg); err != nil {
+		return m, fmt.Errorf("appliance: installer metrics: %w", err)
+	}
+	if m.bmc, err = bmc.NewMetrics(reg); err != nil {
+		return m, fmt.Errorf("appliance: bmc metrics: %w", err)
+	}
+	return m, nil
+}
+
+// newFlow builds the install flow of lab and the power drivers of its nodes.
+func (a *Appliance) newFlow(lab *config.Lab) (map[string]flow.Power, *flow.Flow, error) {
+	client, err := newAIClient(lab, a.opts.AIHTTPClient, a.metrics.ai, a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	power, err := powerDrivers(lab, a.metrics.bmc, a.log, a.opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := flow.New(flow.Deps{
 		Lab:          lab,
-		AI:           ai,
-		Power:        a.power,
+		AI:           client,
+		Power:        power,
 		Boot:         bootService{pxe: a.pxe, lab: a.Lab},
 		Store:        a.store,
 		Log:          a.log.With("service", "flow"),
 		OutputDir:    filepath.Join(a.stateDir(), OutputDir),
 		PollInterval: a.opts.PollInterval,
 	})
+	return power, f, err
 }
 
-func newAIClient(lab *config.Lab, hc *http.Client, reg prometheus.Registerer, log *slog.Logger) (*ai.Client, error) {
-	cfg := ai.Config{
+func newAIClient(lab *config.Lab, hc *http.Client, metrics *ai.Metrics, log *slog.Logger) (*ai.Client, error) {
+	c, err := ai.New(ai.Config{
 		URL:          lab.AssistedInstaller.URL,
 		OfflineToken: string(lab.AssistedInstaller.OfflineToken.Reveal()),
 		TokenURL:     lab.AssistedInstaller.TokenURL,
 		HTTPClient:   hc,
 		Logger:       log.With("service", "ai"),
-	}
-	if reg != nil {
-		m, err := ai.NewMetrics(reg)
-		if err != nil {
-			return nil, fmt.Errorf("appliance: installer metrics: %w", err)
-		}
-		cfg.Metrics = m
-	}
-	c, err := ai.New(cfg)
+		Metrics:      metrics,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("appliance: installer client: %w", err)
 	}
@@ -102,17 +123,9 @@ func newAIClient(lab *config.Lab, hc *http.Client, reg prometheus.Registerer, lo
 }
 
 // powerDrivers opens every node's BMC client (connections are made on first use).
-func powerDrivers(lab *config.Lab, reg prometheus.Registerer, log *slog.Logger, opts Options) (map[string]flow.Power, error) {
+func powerDrivers(lab *config.Lab, metrics *bmc.Metrics, log *slog.Logger, opts Options) (map[string]flow.Power, error) {
 	if opts.Power != nil {
 		return opts.Power, nil
-	}
-	var metrics *bmc.Metrics
-	if reg != nil {
-		m, err := bmc.NewMetrics(reg)
-		if err != nil {
-			return nil, fmt.Errorf("appliance: bmc metrics: %w", err)
-		}
-		metrics = m
 	}
 	out := map[string]flow.Power{}
 	for _, n := range lab.Nodes {
@@ -125,16 +138,62 @@ func powerDrivers(lab *config.Lab, reg prometheus.Registerer, log *slog.Logger, 
 	return out, nil
 }
 
-// runFlow runs the install. A flow that stops on a permanent error does not stop the
-// appliance: DHCP, DNS and network boot go on, and the status page says what failed.
+// runFlow runs the install, and owns the flow's life: a flow that stops on a permanent error
+// does not stop the appliance (DHCP, DNS and network boot go on, the status page says what
+// failed), and a reload that asks for reprovisioning tears the install down and starts the
+// new lab's.
 func (a *Appliance) runFlow(ctx context.Context) error {
-	err := a.flow.Run(ctx)
-	switch {
-	case err == nil:
-		a.event("info", "install flow finished")
-	case ctx.Err() == nil:
-		a.event("error", "install flow stopped: "+err.Error())
+	for {
+		f := a.Flow()
+		fctx, cancel := context.WithCancel(ctx)
+		finished := make(chan error, 1)
+		go func() { finished <- f.Run(fctx) }()
+		var next *config.Lab
+		ended := false
+		select {
+		case err := <-finished:
+			ended = true
+			if err == nil {
+				a.event("info", "install flow finished")
+			} else if ctx.Err() == nil {
+				a.event("error", "install flow stopped: "+err.Error())
+			}
+			select {
+			case <-ctx.Done():
+			case next = <-a.reprovisionReq:
+			}
+		case next = <-a.reprovisionReq:
+		case <-ctx.Done():
+		}
+		cancel()
+		if !ended {
+			<-finished
+		}
+		if next == nil {
+			return nil
+		}
+		if err := a.reprovision(ctx, f, next); err != nil {
+			a.event("error", "automatic reprovision failed, the lab still needs it: "+err.Error())
+		}
 	}
+}
+
+// reprovision tears down the install of f and replaces f by a flow for lab.
+func (a *Appliance) reprovision(ctx context.Context, f *flow.Flow, lab *config.Lab) error {
+	if err := f.Reprovision(ctx); err != nil {
+		return err
+	}
+	power, nf, err := a.newFlow(lab)
+	if err != nil {
+		return err
+	}
+	a.flowMu.Lock()
+	a.flow, a.power = nf, power
+	a.flowMu.Unlock()
+	if err := a.store.DeleteDoc(docKindLab, docNeedsReprovision); err != nil {
+		return err
+	}
+	a.event("warn", "reprovisioned: installing "+lab.Zone()+" from scratch")
 	return nil
 }
 
@@ -146,7 +205,7 @@ func (a *Appliance) pollPower(ctx context.Context) error {
 	}
 	interval *= 3
 	for {
-		for name, p := range a.power {
+		for name, p := range a.powerDrivers() {
 			pctx, cancel := context.WithTimeout(ctx, interval)
 			state, err := p.PowerState(pctx)
 			cancel()

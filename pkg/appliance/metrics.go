@@ -8,7 +8,7 @@ import (
 // flowCollector exposes the install's state at scrape time, read from the flow: nothing is
 // kept twice.
 type flowCollector struct {
-	flow *flow.Flow
+	a *Appliance
 }
 
 var (
@@ -33,15 +33,16 @@ func (c flowCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c flowCollector) Collect(ch chan<- prometheus.Metric) {
-	current := c.flow.Current()
-	for _, s := range c.flow.Steps() {
+	f := c.a.Flow()
+	current := f.Current()
+	for _, s := range f.Steps() {
 		for _, state := range []string{flow.StatePending, flow.StateRunning, flow.StateDone, flow.StateFailed} {
 			ch <- prometheus.MustNewConstMetric(flowStepDesc, prometheus.GaugeValue, boolValue(s.State == state), s.Name, state)
 		}
 		ch <- prometheus.MustNewConstMetric(flowCurrentDesc, prometheus.GaugeValue, boolValue(s.Name == current), s.Name)
 		ch <- prometheus.MustNewConstMetric(flowAttemptsDesc, prometheus.GaugeValue, float64(s.Attempts), s.Name)
 	}
-	obs := c.flow.Observed()
+	obs := f.Observed()
 	progress := 0.0
 	if obs.Cluster != nil && obs.Cluster.Progress != nil {
 		progress = float64(obs.Cluster.Progress.TotalPercentage) / 100

@@ -89,10 +89,11 @@ func (a *Appliance) Snapshot() status.Snapshot {
 // flowView fills the install's part of the snapshot and returns the installer hosts by node.
 func (a *Appliance) flowView(s *status.Snapshot) map[string]ai.Host {
 	hosts := map[string]ai.Host{}
-	if a.flow == nil {
+	f := a.Flow()
+	if f == nil {
 		return hosts
 	}
-	for _, r := range a.flow.Steps() {
+	for _, r := range f.Steps() {
 		st := status.Step{Name: r.Name, State: r.State, Started: r.Started, Finished: r.Finished, Attempts: r.Attempts, LastError: r.LastError}
 		if !r.Finished.IsZero() && !r.Started.IsZero() {
 			st.Duration = r.Finished.Sub(r.Started)
@@ -101,7 +102,7 @@ func (a *Appliance) flowView(s *status.Snapshot) map[string]ai.Host {
 		}
 		s.Steps = append(s.Steps, st)
 	}
-	state, obs := a.flow.State(), a.flow.Observed()
+	state, obs := f.State(), f.Observed()
 	s.Cluster.ID, s.Cluster.InfraEnvID = state.ClusterID, state.InfraEnvID
 	if c := obs.Cluster; c != nil {
 		s.Cluster.Status, s.Cluster.StatusInfo = c.Status, c.StatusInfo

@@ -61,6 +61,9 @@ type AssistedInstaller struct {
 	TokenURL         string   `yaml:"tokenURL" json:"tokenURL"`
 	ImageType        string   `yaml:"imageType" json:"imageType"`
 	Timeouts         Timeouts `yaml:"timeouts" json:"timeouts"`
+	// ReprovisionOnChange lets a reloaded lab file that changes the cluster, the installer or the
+	// nodes tear the install down and start again by itself; off, the lab is only flagged.
+	ReprovisionOnChange bool `yaml:"reprovisionOnChange" json:"reprovisionOnChange"`
 
 	// OfflineToken is empty when no token is configured (a self-hosted service without auth).
 	OfflineToken Secret `yaml:"-" json:"-"`

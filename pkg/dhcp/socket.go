@@ -161,10 +161,10 @@ func (s *Server) sendBatch(rs []*reply, errs []error) {
 	pc := ipv4.NewPacketConn(sk.conn)
 	for done := 0; done < len(msgs); {
 		n, err := pc.WriteBatch(msgs[done:], 0)
-		if err != nil {
+		if err != nil && n <= 0 { // the first message of the batch failed: skip it, send the rest
 			r := rs[done]
 			errs[done] = fmt.Errorf("dhcp: %s to %s on %s: %w", r.msg.MessageType(), r.msg.ClientHWAddr, r.network, err)
-			n = 1 // skip the one that failed, send the rest
+			n = 1
 		}
 		done += n
 	}
