@@ -51,15 +51,6 @@ func (v *validator) oneOf(path, value string, valid ...string) {
 	v.ps.errorf(path, "%q is not valid; want one of: %s", value, strings.Join(valid, ", "))
 }
 
-func (v *validator) network(name string) *Network {
-	for i := range v.lab.Networks {
-		if v.lab.Networks[i].Name == name {
-			return &v.lab.Networks[i]
-		}
-	}
-	return nil
-}
-
 func (v *validator) networks() {
 	l := v.lab
 	if !v.required("networks", len(l.Networks) > 0, "declare at least the machine network, e.g. {name: ctrl, interface: ens4, cidr: 172.16.0.0/24, address: 172.16.0.1}") {
@@ -319,7 +310,7 @@ func (v *validator) nodes() {
 			switch {
 			case !dnsLabelRE.MatchString(n.Name):
 				v.ps.errorf(p+".name", "%q is not a DNS label; use lower-case letters, digits and dashes", n.Name)
-			case reservedNames[n.Name] || v.network(n.Name) != nil:
+			case reservedNames[n.Name] || v.lab.Network(n.Name) != nil:
 				v.ps.errorf(p+".name", "%q is reserved for the lab zone's own records (api, api-int, apps, ns, ingress and the network names)", n.Name)
 			case names[n.Name]:
 				v.ps.errorf(p+".name", "node %q is declared twice", n.Name)
@@ -354,7 +345,7 @@ func (v *validator) nics(p string, n Node, macs map[MAC]string, ips map[netip.Ad
 	seenNet := map[string]bool{}
 	for j, nic := range n.NICs {
 		q := fmt.Sprintf("%s.nics[%d]", p, j)
-		ln := v.network(nic.Network)
+		ln := v.lab.Network(nic.Network)
 		if v.required(q+".network", nic.Network != "", "name the lab network this NIC is on") {
 			if ln == nil {
 				v.ps.errorf(q+".network", "%q is not a declared network; want one of: %s", nic.Network, strings.Join(v.lab.NetworkNames(), ", "))
