@@ -28,11 +28,16 @@ type bootService struct {
 }
 
 func (b bootService) SetProfile(mac, profile string) error {
+	return setProfile(b.pxe.Profiles(), mac, profile, "install flow")
+}
+
+// setProfile sets a MAC's boot profile, for the flow's string-typed view of it.
+func setProfile(p pxe.BootProfiles, mac, profile, reason string) error {
 	hw, err := net.ParseMAC(mac)
 	if err != nil {
 		return fmt.Errorf("boot profile for %q: %w", mac, err)
 	}
-	return b.pxe.Profiles().SetProfile(hw, pxe.Profile(profile), "install flow")
+	return p.SetProfile(hw, pxe.Profile(profile), reason)
 }
 
 func (b bootService) CacheIPXEArtifacts(ctx context.Context, script []byte) error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
@@ -18,11 +17,7 @@ import (
 type profilesOnly struct{ p *pxe.Profiles }
 
 func (b profilesOnly) SetProfile(mac, profile string) error {
-	hw, err := net.ParseMAC(mac)
-	if err != nil {
-		return err
-	}
-	return b.p.SetProfile(hw, pxe.Profile(profile), "reprovision")
+	return setProfile(b.p, mac, profile, "reprovision")
 }
 
 func (profilesOnly) CacheIPXEArtifacts(context.Context, []byte) error {

@@ -3,12 +3,10 @@ package appliance
 import (
 	"encoding/json"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
-	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 )
@@ -49,17 +47,15 @@ func (a *Appliance) Snapshot() status.Snapshot {
 			_ = json.Unmarshal(why, &s.Lab.ReprovisionWhy)
 		}
 	}
-	profiles, _ := a.pxe.Profiles().All()
 	a.powerMu.Lock()
 	power := maps.Clone(a.powerNow)
 	a.powerMu.Unlock()
 	hosts := a.flowView(&s)
 	for _, n := range lab.Nodes {
 		node := status.Node{Name: n.Name, Role: n.Role, DPDK: n.DPDK, BMCDriver: n.BMC.Driver, Power: power[n.Name]}
-		if len(n.NICs) > 0 {
-			node.PXEProfile = string(pxe.Discovery)
-			if rec, ok := profiles[strings.ReplaceAll(string(n.NICs[0].MAC), ":", "-")]; ok {
-				node.PXEProfile = string(rec.Profile)
+		if len(n.NICs) > 0 { // the flow sets every NIC of a node alike
+			if p, err := a.pxe.Profiles().Profile(n.NICs[0].MAC.HardwareAddr()); err == nil {
+				node.PXEProfile = string(p)
 			}
 		}
 		if h, ok := hosts[n.Name]; ok {
