@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,7 +138,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		}()
 	}
 	lab := a.Lab()
-	a.event("info", fmt.Sprintf("serving lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
+	a.event(slog.LevelInfo, fmt.Sprintf("serving lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -166,18 +167,18 @@ func (a *Appliance) Reload(lab *config.Lab) error {
 			return fmt.Errorf("appliance: reload: %w", err)
 		}
 		if lab.AssistedInstaller.ReprovisionOnChange {
-			a.event("warn", "the lab file changes the installed cluster ("+why+"): reprovisioning it (assistedInstaller.reprovisionOnChange)")
+			a.event(slog.LevelWarn, "the lab file changes the installed cluster ("+why+"): reprovisioning it (assistedInstaller.reprovisionOnChange)")
 			select { // a newer request replaces one not yet taken
 			case <-a.reprovisionReq:
 			default:
 			}
 			a.reprovisionReq <- lab
 		} else {
-			a.event("warn", "the lab file changes the installed cluster ("+why+"): it needs `cn2-appliance reprovision`; the install keeps its settings until then")
+			a.event(slog.LevelWarn, "the lab file changes the installed cluster ("+why+"): it needs `cn2-appliance reprovision`; the install keeps its settings until then")
 		}
 	}
 	a.lab.Store(lab)
-	a.event("info", fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
+	a.event(slog.LevelInfo, fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
 	return nil
 }
 
@@ -216,9 +217,9 @@ func (a *Appliance) nameLeases() {
 }
 
 // event logs a message and keeps it in the store's event log, which the status page shows.
-func (a *Appliance) event(level, msg string) {
-	a.log.Info("appliance: " + msg)
-	if _, err := a.store.AppendEvent(store.Event{Level: level, Source: "appliance", Message: msg}); err != nil {
+func (a *Appliance) event(level slog.Level, msg string) {
+	a.log.Log(context.Background(), level, "appliance: "+msg)
+	if _, err := a.store.AppendEvent(store.Event{Level: strings.ToLower(level.String()), Source: "appliance", Message: msg}); err != nil {
 		a.log.Error("appliance: record event", "err", err)
 	}
 }

@@ -159,9 +159,9 @@ func (a *Appliance) runFlow(ctx context.Context) error {
 		case err := <-finished:
 			ended = true
 			if err == nil {
-				a.event("info", "install flow finished")
+				a.event(slog.LevelInfo, "install flow finished")
 			} else if ctx.Err() == nil {
-				a.event("error", "install flow stopped: "+err.Error())
+				a.event(slog.LevelError, "install flow stopped: "+err.Error())
 			}
 			select {
 			case <-ctx.Done():
@@ -178,7 +178,7 @@ func (a *Appliance) runFlow(ctx context.Context) error {
 			return nil
 		}
 		if err := a.reprovision(ctx, f, next); err != nil {
-			a.event("error", "automatic reprovision failed, the lab still needs it: "+err.Error())
+			a.event(slog.LevelError, "automatic reprovision failed, the lab still needs it: "+err.Error())
 		}
 	}
 }
@@ -198,7 +198,7 @@ func (a *Appliance) reprovision(ctx context.Context, f *flow.Flow, lab *config.L
 	if err := a.store.DeleteDoc(docKindLab, docNeedsReprovision); err != nil {
 		return err
 	}
-	a.event("warn", "reprovisioned: installing "+lab.Zone()+" from scratch")
+	a.event(slog.LevelWarn, "reprovisioned: installing "+lab.Zone()+" from scratch")
 	return nil
 }
 

@@ -3,6 +3,7 @@ package appliance
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -67,6 +68,6 @@ func (a *Appliance) fillBootCacheFromISO(ctx context.Context) error {
 		a.log.Error("appliance: boot cache from the discovery ISO", "err", err)
 		return nil
 	}
-	a.event("info", "boot cache filled from "+m.Source)
+	a.event(slog.LevelInfo, "boot cache filled from "+m.Source)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -167,9 +168,11 @@ func (f *Flow) observe(update func(*Observed)) {
 }
 
 // event records a flow event for the status page and logs it.
-func (f *Flow) event(level, node, msg string) {
-	f.d.Log.Info("flow: "+msg, "node", node)
-	_, _ = f.d.Store.AppendEvent(store.Event{Level: level, Source: "flow", Node: node, Message: msg})
+func (f *Flow) event(level slog.Level, node, msg string) {
+	f.d.Log.Log(context.Background(), level, "flow: "+msg, "node", node)
+	if _, err := f.d.Store.AppendEvent(store.Event{Level: strings.ToLower(level.String()), Source: "flow", Node: node, Message: msg}); err != nil {
+		f.d.Log.Error("flow: record event", "err", err)
+	}
 }
 
 // Reprovision tears the lab's install down so that the next Run starts from scratch: the
@@ -214,7 +217,7 @@ func (f *Flow) Reprovision(ctx context.Context) error {
 		if err := f.d.AI.DeleteCluster(ctx, id); ignore(err, ai.ErrNotFound) != nil {
 			return fmt.Errorf("reprovision: %w", err)
 		}
-		f.event("warn", "", fmt.Sprintf("reprovision: deleted cluster %s and its infra env", id))
+		f.event(slog.LevelWarn, "", fmt.Sprintf("reprovision: deleted cluster %s and its infra env", id))
 	}
 	for _, n := range f.d.Lab.Nodes {
 		if p, ok := f.d.Power[n.Name]; ok {

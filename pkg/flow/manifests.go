@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -125,7 +126,7 @@ func (f *Flow) uploadManifests(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		f.event("info", "", "uploaded manifest "+m.name)
+		f.event(slog.LevelInfo, "", "uploaded manifest "+m.name)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -111,7 +112,7 @@ func (f *Flow) findCluster(ctx context.Context) (string, error) {
 		if !errors.Is(err, ai.ErrNotFound) {
 			return "", err
 		}
-		f.event("warn", "", fmt.Sprintf("cluster %s is gone from the installer; looking for %s by name", id, lab.Zone()))
+		f.event(slog.LevelWarn, "", fmt.Sprintf("cluster %s is gone from the installer; looking for %s by name", id, lab.Zone()))
 	}
 	found, err := f.d.AI.FindClusterByName(ctx, lab.Cluster.Name)
 	if err != nil {
@@ -150,7 +151,7 @@ func (f *Flow) ensureCluster(ctx context.Context) error {
 			return err
 		}
 		id = c.ID
-		f.event("info", "", fmt.Sprintf("registered cluster %s (%s)", f.d.Lab.Zone(), id))
+		f.event(slog.LevelInfo, "", fmt.Sprintf("registered cluster %s (%s)", f.d.Lab.Zone(), id))
 	}
 	if id == f.State().ClusterID {
 		return nil
@@ -209,7 +210,7 @@ func (f *Flow) setNetworkType(ctx context.Context) error {
 	if !overridesEqual(c.InstallConfigOverrides, want) {
 		return fmt.Errorf("set network type: the installer kept install-config overrides %q", c.InstallConfigOverrides)
 	}
-	f.event("info", "", "network type set to Contrail (install-config override)")
+	f.event(slog.LevelInfo, "", "network type set to Contrail (install-config override)")
 	return nil
 }
 
@@ -244,7 +245,7 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 	}
 	if len(envs) > 0 {
 		if len(envs) > 1 {
-			f.event("warn", "", fmt.Sprintf("the cluster has %d infra envs; using %s", len(envs), envs[0].ID))
+			f.event(slog.LevelWarn, "", fmt.Sprintf("the cluster has %d infra envs; using %s", len(envs), envs[0].ID))
 		}
 		return f.save(func(s *State) { s.InfraEnvID = envs[0].ID })
 	}
@@ -265,7 +266,7 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.event("info", "", fmt.Sprintf("registered infra env %s", ie.ID))
+	f.event(slog.LevelInfo, "", fmt.Sprintf("registered infra env %s", ie.ID))
 	return f.save(func(s *State) { s.InfraEnvID = ie.ID })
 }
 
@@ -285,7 +286,7 @@ func (f *Flow) patchIgnition(ctx context.Context) error {
 	if _, err := f.d.AI.UpdateInfraEnv(ctx, id, ai.InfraEnvUpdateParams{IgnitionConfigOverride: want}); err != nil {
 		return err
 	}
-	f.event("info", "", "discovery ignition override set (CN2 certificate patch)")
+	f.event(slog.LevelInfo, "", "discovery ignition override set (CN2 certificate patch)")
 	return nil
 }
 
@@ -361,7 +362,7 @@ func (f *Flow) bootDiscovery(ctx context.Context, n config.Node) error {
 	if err := p.PowerCycle(ctx); err != nil {
 		return err
 	}
-	f.event("info", n.Name, fmt.Sprintf("booting the discovery image (%s)", boot.Device))
+	f.event(slog.LevelInfo, n.Name, fmt.Sprintf("booting the discovery image (%s)", boot.Device))
 	return nil
 }
 
@@ -424,7 +425,7 @@ func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) error {
 		if _, err := f.d.AI.UpdateHost(ctx, f.State().InfraEnvID, h.ID, p); err != nil {
 			return err
 		}
-		f.event("info", n.Name, fmt.Sprintf("bound host %s as %s", h.ID, want))
+		f.event(slog.LevelInfo, n.Name, fmt.Sprintf("bound host %s as %s", h.ID, want))
 	}
 	if f.State().Hosts[n.Name] == h.ID {
 		return nil
@@ -470,7 +471,7 @@ func (f *Flow) setVIPs(ctx context.Context) error {
 	if !vipsEqual(cl.APIVIPs, api) || !vipsEqual(cl.IngressVIPs, ingress) {
 		return fmt.Errorf("set VIPs: the installer kept api_vips %v, ingress_vips %v", cl.APIVIPs, cl.IngressVIPs)
 	}
-	f.event("info", "", fmt.Sprintf("VIPs set: API %s, ingress %s", c.APIVIP, c.IngressVIP))
+	f.event(slog.LevelInfo, "", fmt.Sprintf("VIPs set: API %s, ingress %s", c.APIVIP, c.IngressVIP))
 	return nil
 }
 
@@ -507,7 +508,7 @@ func (f *Flow) labelHosts(ctx context.Context) error {
 		if _, err := f.d.AI.UpdateHost(ctx, f.State().InfraEnvID, h.ID, ai.HostUpdateParams{NodeLabels: &labels}); err != nil {
 			return err
 		}
-		f.event("info", n.Name, "labelled "+strings.Join(text, ", "))
+		f.event(slog.LevelInfo, n.Name, "labelled "+strings.Join(text, ", "))
 	}
 	return nil
 }
@@ -581,7 +582,7 @@ func (f *Flow) install(ctx context.Context) error {
 	if _, err := f.d.AI.InstallCluster(ctx, c.ID); err != nil {
 		return err
 	}
-	f.event("info", "", "installation started")
+	f.event(slog.LevelInfo, "", "installation started")
 	return nil
 }
 
@@ -635,7 +636,7 @@ func (f *Flow) bootFromDisk(ctx context.Context, n config.Node) error {
 			return err
 		}
 	}
-	f.event("info", n.Name, "image written: boots from disk from now on")
+	f.event(slog.LevelInfo, n.Name, "image written: boots from disk from now on")
 	return nil
 }
 
@@ -648,7 +649,7 @@ func (f *Flow) powerOnIfOff(ctx context.Context, n config.Node) error {
 	if err != nil || state != bmc.PowerOff {
 		return err
 	}
-	f.event("warn", n.Name, "powered off instead of rebooting: powering it on")
+	f.event(slog.LevelWarn, n.Name, "powered off instead of rebooting: powering it on")
 	return p.PowerOn(ctx)
 }
 
@@ -667,7 +668,7 @@ func (f *Flow) fetchCredentials(ctx context.Context) error {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
-	f.event("info", "", "kubeconfig and kubeadmin password written to "+f.d.OutputDir)
+	f.event(slog.LevelInfo, "", "kubeconfig and kubeadmin password written to "+f.d.OutputDir)
 	return nil
 }
 
@@ -719,6 +720,6 @@ func (f *Flow) verify(ctx context.Context) error {
 			return fmt.Errorf("verify: host of %s is %s, want installed", n.Name, status)
 		}
 	}
-	f.event("info", "", fmt.Sprintf("cluster %s installed", f.d.Lab.Zone()))
+	f.event(slog.LevelInfo, "", fmt.Sprintf("cluster %s installed", f.d.Lab.Zone()))
 	return nil
 }
