@@ -15,15 +15,7 @@ func ipmiClient(t *testing.T, sim *bmctest.IPMISim, mod ...func(*bmc.Config)) *b
 	t.Helper()
 	cfg := bmc.Config{Node: "worker-1", Driver: bmc.DriverIPMI, Address: sim.Host, Port: sim.Port,
 		Username: sim.Username, Password: sim.Password, Timeout: 20 * time.Second, Attempts: 2, Backoff: 50 * time.Millisecond}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	c, err := bmc.New(cfg, bmc.WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return testClient(t, cfg, mod...)
 }
 
 func TestIPMISim(t *testing.T) {

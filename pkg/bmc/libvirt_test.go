@@ -17,13 +17,8 @@ const testDomainUUID = "6695eb01-f6a4-8304-79aa-97f2502e193f" // libvirt's built
 
 func libvirtClient(t *testing.T, lv *bmctest.Libvirtd, domain string) *bmc.Client {
 	t.Helper()
-	c, err := bmc.New(bmc.Config{Node: "worker-0", Driver: bmc.DriverLibvirt, URI: lv.URI, Domain: domain,
-		Timeout: 20 * time.Second, Attempts: 2, Backoff: 50 * time.Millisecond}, bmc.WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return testClient(t, bmc.Config{Node: "worker-0", Driver: bmc.DriverLibvirt, URI: lv.URI, Domain: domain,
+		Timeout: 20 * time.Second, Attempts: 2, Backoff: 50 * time.Millisecond})
 }
 
 // peek is an independent go-libvirt connection to check what the driver did.

@@ -15,15 +15,7 @@ func redfishClient(t *testing.T, fake *bmctest.Redfish, auth string, mod ...func
 	t.Helper()
 	cfg := bmc.Config{Node: "master-0", Driver: bmc.DriverRedfish, Address: fake.URL, Username: "admin",
 		Password: "password", Auth: auth, Insecure: true, Timeout: 10 * time.Second, Attempts: 2, Backoff: 10 * time.Millisecond}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	c, err := bmc.New(cfg, bmc.WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return testClient(t, cfg, mod...)
 }
 
 func TestRedfishVariants(t *testing.T) {
