@@ -132,6 +132,15 @@ func (s *Sim) PoweredOff(mac string) bool {
 	return off
 }
 
+// HostRegistered reports whether a host with mac has registered (its node booted the
+// discovery image, and runs as long as PoweredOff is false).
+func (s *Sim) HostRegistered(mac string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance()
+	return s.hostByMAC(mac) != nil
+}
+
 // NodePoweredOn tells the simulator the node with mac was powered on. A host waiting in
 // Rebooting after a power-off continues from now; otherwise nothing happens.
 func (s *Sim) NodePoweredOn(mac string) {

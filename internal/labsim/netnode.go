@@ -68,7 +68,7 @@ func (n *NetNode) boot(ctx context.Context) error {
 		return n.Power.boot(ctx)
 	}
 	n.Power.mu.Lock()
-	n.Power.on = true
+	n.Power.on, n.Power.forcedOff = true, false
 	n.Power.mu.Unlock()
 	// The BMC answers at once; the node boots in the background, as a real one does.
 	go func() {

@@ -25,10 +25,11 @@ type Power struct {
 	Hostname string
 	Client   *http.Client
 
-	mu     sync.Mutex
-	on     bool
-	device bmc.BootDevice
-	media  string
+	mu        sync.Mutex
+	on        bool
+	forcedOff bool // powered off through this BMC since the last boot
+	device    bmc.BootDevice
+	media     string
 }
 
 func (p *Power) post(ctx context.Context, path string, body any) error {
@@ -71,14 +72,20 @@ func (p *Power) PowerState(ctx context.Context) (bmc.PowerState, error) {
 		return bmc.PowerUnknown, fmt.Errorf("labsim: power state: %w", err)
 	}
 	defer resp.Body.Close()
-	var out struct{ Off bool }
+	var out struct{ Off, Registered bool }
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return bmc.PowerUnknown, fmt.Errorf("labsim: power state: %w", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if out.Off {
+	// The simulator is the node: a registered host runs unless it powered itself off. Only a
+	// node the simulator does not know is as this BMC last left it (a BMC restarted with the
+	// appliance would otherwise forget a running node).
+	switch {
+	case out.Off || p.forcedOff:
 		p.on = false
+	case out.Registered:
+		p.on = true
 	}
 	if p.on {
 		return bmc.PowerOn, nil
@@ -116,7 +123,7 @@ func (p *Power) boot(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.on = true
+	p.on, p.forcedOff = true, false
 	p.mu.Unlock()
 	return nil
 }
@@ -141,6 +148,6 @@ func (p *Power) InsertMedia(_ context.Context, image string) error {
 func (p *Power) PowerOff(_ context.Context, _ bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.on = false
+	p.on, p.forcedOff = false, true
 	return nil
 }
