@@ -36,6 +36,8 @@ const (
 	DefaultHostsRegisteredTimeout = Duration(20 * time.Minute)
 	DefaultClusterReadyTimeout    = Duration(10 * time.Minute)
 	DefaultInstallTimeout         = Duration(60 * time.Minute)
+	DefaultNodeBootTimeout        = Duration(10 * time.Minute)
+	DefaultRemedyAttempts         = 3
 )
 
 func setDefault[T comparable](v *T, def T) {
@@ -62,6 +64,8 @@ func applyDefaults(l *Lab) {
 	setDefault(&ai.Timeouts.HostsRegistered, DefaultHostsRegisteredTimeout)
 	setDefault(&ai.Timeouts.ClusterReady, DefaultClusterReadyTimeout)
 	setDefault(&ai.Timeouts.Install, DefaultInstallTimeout)
+	setDefault(&ai.Timeouts.NodeBoot, DefaultNodeBootTimeout)
+	setDefault(&ai.RemedyAttempts, DefaultRemedyAttempts)
 
 	setDefault(&l.DNS.Port, DefaultDNSPort)
 	setDefault(&l.DNS.TTL, DefaultDNSTTL)
@@ -80,6 +84,7 @@ func applyDefaults(l *Lab) {
 	}
 
 	for i := range l.Nodes {
+		setDefault(&l.Nodes[i].BootMethod, l.Boot.Method)
 		b := &l.Nodes[i].BMC
 		if b.Driver == DriverIPMI {
 			setDefault(&b.Port, DefaultIPMIPort)

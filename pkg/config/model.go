@@ -265,7 +265,7 @@ func (l *Lab) BootPlan() []BootStep {
 			if n.Role != wave.role {
 				continue
 			}
-			s := BootStep{Wave: wave.n, Node: n.Name, Role: n.Role, Method: l.Boot.Method, Driver: n.BMC.Driver}
+			s := BootStep{Wave: wave.n, Node: n.Name, Role: n.Role, Method: n.BootMethod, Driver: n.BMC.Driver}
 			for _, nic := range n.NICs {
 				if net := l.Network(nic.Network); net != nil && net.CIDR == l.Cluster.MachineNetwork {
 					s.MAC = nic.MAC

@@ -64,6 +64,9 @@ type AssistedInstaller struct {
 	// ReprovisionOnChange lets a reloaded lab file that changes the cluster, the installer or the
 	// nodes tear the install down and start again by itself; off, the lab is only flagged.
 	ReprovisionOnChange bool `yaml:"reprovisionOnChange" json:"reprovisionOnChange"`
+	// RemedyAttempts is how many remedies (power on, boot again) the flow tries on a stalled
+	// node before it marks the node "needs attention" and leaves it to the operator.
+	RemedyAttempts int `yaml:"remedyAttempts" json:"remedyAttempts"`
 
 	// OfflineToken is empty when no token is configured (a self-hosted service without auth).
 	OfflineToken Secret `yaml:"-" json:"-"`
@@ -74,6 +77,10 @@ type Timeouts struct {
 	HostsRegistered Duration `yaml:"hostsRegistered" json:"hostsRegistered"`
 	ClusterReady    Duration `yaml:"clusterReady" json:"clusterReady"`
 	Install         Duration `yaml:"install" json:"install"`
+	// NodeBoot is how long a node may take to show progress after it was (re)booted: from
+	// power-on to registering with the installer, or through a reboot during the install.
+	// Longer, and the flow remedies the node.
+	NodeBoot Duration `yaml:"nodeBoot" json:"nodeBoot"`
 }
 
 // Network is one lab fabric the appliance is attached to.
@@ -123,6 +130,8 @@ type Node struct {
 	Labels map[string]string `yaml:"labels" json:"labels,omitempty"`
 	NICs   []NIC             `yaml:"nics" json:"nics"`
 	BMC    BMC               `yaml:"bmc" json:"bmc"`
+	// BootMethod overrides boot.method for this node (pxe | virtual-media).
+	BootMethod string `yaml:"bootMethod" json:"bootMethod,omitempty"`
 }
 
 // NIC is one of a node's interfaces on a lab network.

@@ -5,7 +5,9 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 )
 
 var (
@@ -258,6 +260,12 @@ func (v *validator) assistedInstaller() {
 	v.httpURL("assistedInstaller.url", ai.URL)
 	v.httpURL("assistedInstaller.tokenURL", ai.TokenURL)
 	v.oneOf("assistedInstaller.imageType", ai.ImageType, "full-iso", "minimal-iso")
+	if ai.RemedyAttempts < 1 || ai.RemedyAttempts > 20 {
+		v.ps.errorf("assistedInstaller.remedyAttempts", "%d is out of range; want 1 to 20 remedies before a node needs attention", ai.RemedyAttempts)
+	}
+	if ai.Timeouts.NodeBoot.D() < time.Minute {
+		v.ps.errorf("assistedInstaller.timeouts.nodeBoot", "%s is too short for a node to boot; want at least 1m", ai.Timeouts.NodeBoot.D())
+	}
 	if ai.OfflineTokenFile != "" && ai.OfflineTokenEnv != "" {
 		v.ps.errorf("assistedInstaller.offlineToken", "give offlineTokenFile or offlineToken, not both")
 	}
@@ -331,9 +339,32 @@ func (v *validator) nodes() {
 		}
 		v.nics(p, n, macs, ips)
 		v.bmc(p+".bmc", n.BMC)
+		v.bootMethod(p, n)
 	}
 	if !(controlPlane == 3 || (controlPlane == 1 && workers == 0)) {
 		v.ps.errorf("nodes", "found %d control-plane and %d worker nodes; a cluster needs three control-plane nodes, or exactly one and no workers (single-node OpenShift)", controlPlane, workers)
+	}
+}
+
+// mediaDrivers are the BMC drivers that can attach the discovery ISO as virtual media.
+var mediaDrivers = []string{DriverRedfish, DriverLibvirt}
+
+// bootMethod checks the node's boot method (boot.method unless the node sets its own) and
+// that its BMC driver can boot it that way.
+func (v *validator) bootMethod(p string, n Node) {
+	path := p + ".bootMethod"
+	if _, own := v.ps.pos[path]; !own {
+		path = "boot.method"
+	}
+	if n.BootMethod != BootPXE && n.BootMethod != BootVirtualMedia {
+		if path != "boot.method" { // boot.method itself is checked once, in services
+			v.oneOf(path, n.BootMethod, BootPXE, BootVirtualMedia)
+		}
+		return
+	}
+	if n.BootMethod == BootVirtualMedia && n.BMC.Driver != "" && !slices.Contains(mediaDrivers, n.BMC.Driver) {
+		v.ps.errorf(path, "node %s boots by virtual media, but its %s BMC cannot attach an ISO; give it bootMethod: pxe, or a %s BMC",
+			n.Name, n.BMC.Driver, strings.Join(mediaDrivers, " or "))
 	}
 }
 
