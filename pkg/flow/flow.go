@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,11 @@ type Power interface {
 	PowerCycle(ctx context.Context) error
 	SetBootDevice(ctx context.Context, o bmc.BootOptions) error
 	InsertMedia(ctx context.Context, image string) error
+}
+
+// MediaEjecter is a Power that can also detach the virtual CD; *bmc.Client is one.
+type MediaEjecter interface {
+	EjectMedia(ctx context.Context) error
 }
 
 // PXE profiles.
@@ -55,6 +61,9 @@ type Deps struct {
 	PollInterval time.Duration
 	// RetryDelay is the first wait before a failed step runs again (default 2s).
 	RetryDelay time.Duration
+	// Heartbeat, when set, is called on every turn of the flow's loops: the appliance's
+	// liveness check, so a wedged flow stops the watchdog's pings.
+	Heartbeat func()
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.
@@ -91,6 +100,8 @@ type Flow struct {
 	mu       sync.Mutex
 	state    State
 	observed Observed
+	nodes    map[string]NodeRecord
+	powers   map[string]Power
 }
 
 // New loads the flow's progress for the lab from the store.
@@ -98,9 +109,15 @@ func New(d Deps) (*Flow, error) {
 	if d.PollInterval <= 0 {
 		d.PollInterval = 10 * time.Second
 	}
-	f := &Flow{d: d}
+	if d.Heartbeat == nil {
+		d.Heartbeat = func() {}
+	}
+	f := &Flow{d: d, powers: maps.Clone(d.Power)}
 	if _, err := d.Store.GetDoc(docKind, docStateKey, &f.state); err != nil {
 		return nil, fmt.Errorf("flow: load state: %w", err)
+	}
+	if _, err := d.Store.GetDoc(docKind, docNodesKey, &f.nodes); err != nil {
+		return nil, fmt.Errorf("flow: load node records: %w", err)
 	}
 	runner, err := NewRunner(d.Store, d.Log, f.steps())
 	if err != nil {
@@ -109,6 +126,7 @@ func New(d Deps) (*Flow, error) {
 	if d.RetryDelay > 0 {
 		runner.RetryDelay = d.RetryDelay
 	}
+	runner.Heartbeat = d.Heartbeat
 	f.runner = runner
 	return f, nil
 }
@@ -121,6 +139,20 @@ func (f *Flow) Steps() []StepRecord { return f.runner.Records() }
 
 // Current is the step running or next to run; "" once the install is verified.
 func (f *Flow) Current() string { return f.runner.Current() }
+
+// SetPower replaces a node's power driver (its BMC settings changed); the next poll uses it.
+func (f *Flow) SetPower(node string, p Power) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.powers[node] = p
+}
+
+func (f *Flow) power(node string) (Power, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.powers[node]
+	return p, ok
+}
 
 // State returns a copy of what the flow knows about the installer's objects.
 func (f *Flow) State() State {
@@ -220,7 +252,7 @@ func (f *Flow) Reprovision(ctx context.Context) error {
 		f.event(slog.LevelWarn, "", fmt.Sprintf("reprovision: deleted cluster %s and its infra env", id))
 	}
 	for _, n := range f.d.Lab.Nodes {
-		if p, ok := f.d.Power[n.Name]; ok {
+		if p, ok := f.power(n.Name); ok {
 			if err := p.PowerOff(ctx, true); err != nil {
 				return fmt.Errorf("reprovision: power off %s: %w", n.Name, err)
 			}
@@ -236,12 +268,15 @@ func (f *Flow) Reprovision(ctx context.Context) error {
 
 // Reset forgets everything the flow knew; the installer's objects must already be gone.
 func (f *Flow) Reset() error {
-	if err := f.d.Store.DeleteDoc(docKind, docStateKey); err != nil {
-		return fmt.Errorf("flow: reset state: %w", err)
+	for _, key := range []string{docStateKey, docNodesKey} {
+		if err := f.d.Store.DeleteDoc(docKind, key); err != nil {
+			return fmt.Errorf("flow: reset state: %w", err)
+		}
 	}
 	f.mu.Lock()
 	f.state = State{}
 	f.observed = Observed{}
+	f.nodes = nil
 	f.mu.Unlock()
 	return f.runner.Reset()
 }
@@ -251,6 +286,7 @@ func (f *Flow) poll(ctx context.Context, check func(ctx context.Context) (bool, 
 	t := time.NewTicker(f.d.PollInterval)
 	defer t.Stop()
 	for {
+		f.d.Heartbeat()
 		done, err := check(ctx)
 		if err != nil || done {
 			return err

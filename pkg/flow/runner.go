@@ -67,6 +67,8 @@ type Runner struct {
 	steps []Step
 	// RetryDelay is the first wait after a failed step; it doubles up to a minute.
 	RetryDelay time.Duration
+	// Heartbeat is called before every step attempt (liveness; may be nil).
+	Heartbeat func()
 
 	mu      sync.Mutex
 	records []StepRecord
@@ -137,6 +139,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		delay := r.RetryDelay
 		for {
+			if r.Heartbeat != nil {
+				r.Heartbeat()
+			}
 			err := r.runStep(ctx, i, step)
 			if err == nil {
 				break

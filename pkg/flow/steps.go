@@ -21,7 +21,7 @@ import (
 // StepNames are the flow's steps, in order.
 var StepNames = []string{
 	"ensure-cluster", "set-network-type", "ensure-infra-env", "patch-ignition", "fetch-boot-artifacts",
-	"boot-control-plane", "bind-control-plane", "set-vips", "boot-workers", "bind-workers",
+	"discover-control-plane", "set-vips", "discover-workers",
 	"label-dpdk-workers", "upload-manifests", "wait-ready", "install", "watch-install",
 	"fetch-credentials", "verify",
 }
@@ -34,14 +34,12 @@ func (f *Flow) steps() []Step {
 		"ensure-infra-env":     {Run: f.ensureInfraEnv},
 		"patch-ignition":       {Run: f.patchIgnition},
 		"fetch-boot-artifacts": {Run: f.fetchBootArtifacts},
-		"boot-control-plane":   {Run: func(ctx context.Context) error { return f.bootNodes(ctx, config.RoleControlPlane) }},
-		"bind-control-plane": {Timeout: t.HostsRegistered.D(), Run: func(ctx context.Context) error {
-			return f.bindHosts(ctx, config.RoleControlPlane)
+		"discover-control-plane": {Timeout: t.HostsRegistered.D(), Run: func(ctx context.Context) error {
+			return f.discover(ctx, config.RoleControlPlane)
 		}},
-		"set-vips":     {Run: f.setVIPs},
-		"boot-workers": {Run: func(ctx context.Context) error { return f.bootNodes(ctx, config.RoleWorker) }},
-		"bind-workers": {Timeout: t.HostsRegistered.D(), Run: func(ctx context.Context) error {
-			return f.bindHosts(ctx, config.RoleWorker)
+		"set-vips": {Run: f.setVIPs},
+		"discover-workers": {Timeout: t.HostsRegistered.D(), Run: func(ctx context.Context) error {
+			return f.discover(ctx, config.RoleWorker)
 		}},
 		"label-dpdk-workers": {Run: f.labelHosts},
 		"upload-manifests":   {Run: f.uploadManifests},
@@ -302,7 +300,7 @@ func jsonEqual(a, b string) bool {
 // virtual media. It runs after the last infra-env change, since the image is built from it.
 func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
 	id := f.State().InfraEnvID
-	if f.d.Lab.Boot.Method == config.BootVirtualMedia {
+	if f.bootsBy(config.BootVirtualMedia) {
 		u, err := f.d.AI.ImageURL(ctx, id)
 		if err != nil {
 			return err
@@ -311,7 +309,12 @@ func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return f.save(func(s *State) { s.ISOURL = local })
+		if err := f.save(func(s *State) { s.ISOURL = local }); err != nil {
+			return err
+		}
+	}
+	if !f.bootsBy(config.BootPXE) {
+		return nil
 	}
 	script, err := f.d.AI.IPXEScript(ctx, id, "", "")
 	if err != nil {
@@ -320,86 +323,31 @@ func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
 	return f.d.Boot.CacheIPXEArtifacts(ctx, script)
 }
 
-// bootNodes boots the nodes of a role into the discovery image, skipping those the installer
-// already knows (a resumed flow does not reboot them).
-func (f *Flow) bootNodes(ctx context.Context, role string) error {
-	hosts, err := f.d.AI.InfraEnvHosts(ctx, f.State().InfraEnvID)
-	if err != nil {
-		return err
-	}
-	for _, n := range f.d.Lab.Nodes {
-		if n.Role != role || hostOf(hosts, n) != nil {
-			continue
-		}
-		if err := f.bootDiscovery(ctx, n); err != nil {
-			return err
-		}
-	}
-	return nil
+// bootsBy says whether any node boots by method.
+func (f *Flow) bootsBy(method string) bool {
+	return slices.ContainsFunc(f.d.Lab.Nodes, func(n config.Node) bool { return n.BootMethod == method })
 }
 
-func (f *Flow) bootDiscovery(ctx context.Context, n config.Node) error {
-	p, ok := f.d.Power[n.Name]
-	if !ok {
-		return Permanent(fmt.Errorf("node %s has no power driver", n.Name))
-	}
-	boot := bmc.BootOptions{Device: bmc.BootPXE}
-	if f.d.Lab.Boot.Method == config.BootVirtualMedia {
-		if err := p.InsertMedia(ctx, f.State().ISOURL); err != nil {
-			return err
-		}
-		boot.Device = bmc.BootCD
-	} else {
-		for _, nic := range n.NICs {
-			if err := f.d.Boot.SetProfile(string(nic.MAC), ProfileDiscovery); err != nil {
-				return err
-			}
-		}
-	}
-	if err := p.SetBootDevice(ctx, boot); err != nil {
-		return err
-	}
-	if err := p.PowerCycle(ctx); err != nil {
-		return err
-	}
-	f.event(slog.LevelInfo, n.Name, fmt.Sprintf("booting the discovery image (%s)", boot.Device))
-	return nil
-}
-
-// hostOf finds the installer host of a node, by any of its MACs.
-func hostOf(hosts []ai.Host, n config.Node) *ai.Host {
-	for i := range hosts {
-		for _, nic := range n.NICs {
-			if hosts[i].HasMAC(string(nic.MAC)) {
-				return &hosts[i]
-			}
-		}
-	}
-	return nil
-}
-
-func installerRole(role string) string {
-	if role == config.RoleControlPlane {
-		return config.HostRoleMaster
-	}
-	return config.HostRoleWorker
-}
-
-// bindHosts waits until every node of a role has registered, then names it and gives it its
-// role. Hosts that match no node are reported, never bound.
-func (f *Flow) bindHosts(ctx context.Context, role string) error {
+// discover boots the nodes of a role into the discovery image and names them and gives them
+// their role once they register. Every poll runs the node ladder, so a node that hangs in
+// firmware or powers off is booted again, and one that cannot be booted needs attention;
+// booting and binding are one retried unit per node. Hosts that match no node are reported,
+// never bound.
+func (f *Flow) discover(ctx context.Context, role string) error {
+	nodes := f.nodesOf(role)
 	return f.poll(ctx, func(ctx context.Context) (bool, error) {
 		hosts, err := f.d.AI.InfraEnvHosts(ctx, f.State().InfraEnvID)
 		if err != nil {
 			return false, err
 		}
-		f.noteUnknownHosts(hosts)
+		ix := indexHosts(hosts)
+		f.noteUnknownHosts(hosts, ix)
+		if err := f.reconcile(ctx, PhaseDiscovery, nodes, ix); err != nil {
+			return false, err
+		}
 		missing := 0
-		for _, n := range f.d.Lab.Nodes {
-			if n.Role != role {
-				continue
-			}
-			h := hostOf(hosts, n)
+		for _, n := range nodes {
+			h := ix.of(n)
 			if h == nil {
 				missing++
 				continue
@@ -410,6 +358,50 @@ func (f *Flow) bindHosts(ctx context.Context, role string) error {
 		}
 		return missing == 0, nil
 	})
+}
+
+func (f *Flow) nodesOf(role string) []config.Node {
+	var out []config.Node
+	for _, n := range f.d.Lab.Nodes {
+		if n.Role == role {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// bootDiscovery sets a node up to boot the discovery image (its PXE profiles, or the ISO as
+// virtual media) and its boot device, then ends with then.
+func (f *Flow) bootDiscovery(ctx context.Context, n config.Node, then powerStep) error {
+	p, ok := f.power(n.Name)
+	if !ok {
+		return errNoPower(n)
+	}
+	boot := bmc.BootOptions{Device: bmc.BootPXE}
+	if n.BootMethod == config.BootVirtualMedia {
+		if err := p.InsertMedia(ctx, f.State().ISOURL); err != nil {
+			return err
+		}
+		boot.Device = bmc.BootCD
+	}
+	// PXE profiles are set for every node: a virtual-media node whose firmware falls back to
+	// the network still gets the discovery image.
+	for _, nic := range n.NICs {
+		if err := f.d.Boot.SetProfile(string(nic.MAC), ProfileDiscovery); err != nil {
+			return err
+		}
+	}
+	if err := p.SetBootDevice(ctx, boot); err != nil {
+		return err
+	}
+	return f.powerStep(ctx, n, p, then)
+}
+
+func installerRole(role string) string {
+	if role == config.RoleControlPlane {
+		return config.HostRoleMaster
+	}
+	return config.HostRoleWorker
 }
 
 func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) error {
@@ -438,17 +430,18 @@ func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) error {
 	})
 }
 
-func (f *Flow) noteUnknownHosts(hosts []ai.Host) {
-	var unknown []ai.Host
-	for _, h := range hosts {
-		known := false
-		for _, n := range f.d.Lab.Nodes {
-			if hostOf([]ai.Host{h}, n) != nil {
-				known = true
-			}
+// noteUnknownHosts records the installer's hosts, and those that match no lab node.
+func (f *Flow) noteUnknownHosts(hosts []ai.Host, ix hostIndex) {
+	lab := map[*ai.Host]bool{}
+	for _, n := range f.d.Lab.Nodes {
+		if h := ix.of(n); h != nil {
+			lab[h] = true
 		}
-		if !known {
-			unknown = append(unknown, h)
+	}
+	var unknown []ai.Host
+	for i := range hosts {
+		if !lab[&hosts[i]] {
+			unknown = append(unknown, hosts[i])
 		}
 	}
 	f.observe(func(o *Observed) { o.Hosts = hosts; o.UnknownHosts = unknown })
@@ -485,12 +478,13 @@ func (f *Flow) labelHosts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ix := indexHosts(hosts)
 	for _, eh := range f.d.Lab.ExpectedHosts() {
 		if len(eh.Labels) == 0 {
 			continue
 		}
 		n := *f.d.Lab.Node(eh.Name)
-		h := hostOf(hosts, n)
+		h := ix.of(n)
 		if h == nil {
 			return fmt.Errorf("label %s: its host is not registered", n.Name)
 		}
@@ -514,7 +508,7 @@ func (f *Flow) labelHosts(ctx context.Context) error {
 }
 
 // clusterObserved fetches the cluster and its hosts and records what is failing.
-func (f *Flow) clusterObserved(ctx context.Context) (*ai.Cluster, []ai.Host, error) {
+func (f *Flow) clusterObserved(ctx context.Context) (*ai.Cluster, hostIndex, error) {
 	st := f.State()
 	c, err := f.d.AI.GetCluster(ctx, st.ClusterID, true)
 	if err != nil {
@@ -524,31 +518,34 @@ func (f *Flow) clusterObserved(ctx context.Context) (*ai.Cluster, []ai.Host, err
 	if err != nil {
 		return nil, nil, err
 	}
+	ix := indexHosts(hosts)
+	nodeOf := map[*ai.Host]string{}
+	for _, n := range f.d.Lab.Nodes {
+		if h := ix.of(n); h != nil {
+			nodeOf[h] = n.Name
+		}
+	}
 	var failing []Failing
 	if v, err := ai.ParseValidations(c.ValidationsInfo); err == nil {
 		for _, x := range v.Failing() {
 			failing = append(failing, Failing{Scope: "cluster", Validation: x})
 		}
 	}
-	for _, h := range hosts {
+	for i := range hosts {
+		h := &hosts[i]
 		if v, err := ai.ParseValidations(h.ValidationsInfo); err == nil {
+			scope := nodeOf[h]
+			if scope == "" {
+				scope = h.Name()
+			}
 			for _, x := range v.Failing() {
-				failing = append(failing, Failing{Scope: f.nodeOfHost(h), Validation: x})
+				failing = append(failing, Failing{Scope: scope, Validation: x})
 			}
 		}
 	}
-	f.noteUnknownHosts(hosts)
+	f.noteUnknownHosts(hosts, ix)
 	f.observe(func(o *Observed) { o.Cluster = c; o.Failing = failing })
-	return c, hosts, nil
-}
-
-func (f *Flow) nodeOfHost(h ai.Host) string {
-	for _, n := range f.d.Lab.Nodes {
-		if hostOf([]ai.Host{h}, n) != nil {
-			return n.Name
-		}
-	}
-	return h.Name()
+	return c, ix, nil
 }
 
 // Cluster statuses the flow acts on.
@@ -561,10 +558,15 @@ const (
 
 var installStarted = []string{"preparing-for-installation", "installing", "finalizing", "installed", "installing-pending-user-action"}
 
+// waitReady waits for the cluster to be ready to install; a node that disconnects meanwhile
+// is remedied like one that never registered.
 func (f *Flow) waitReady(ctx context.Context) error {
 	return f.poll(ctx, func(ctx context.Context) (bool, error) {
-		c, _, err := f.clusterObserved(ctx)
+		c, ix, err := f.clusterObserved(ctx)
 		if err != nil {
+			return false, err
+		}
+		if err := f.reconcile(ctx, PhaseDiscovery, f.d.Lab.Nodes, ix); err != nil {
 			return false, err
 		}
 		return c.Status == statusReady || slices.Contains(installStarted, c.Status), nil
@@ -586,15 +588,13 @@ func (f *Flow) install(ctx context.Context) error {
 	return nil
 }
 
-// Host stages from which the node's disk holds the installed system.
-var diskWritten = []string{ai.StageRebooting, "Waiting for ignition", ai.StageConfiguring, ai.StageJoined, ai.StageDone}
-
-// watchInstall follows the install to its end: nodes whose image is written boot from disk
-// from now on, and a node that powered off instead of rebooting is powered on.
+// watchInstall follows the install to its end. Every poll runs the node ladder: a node whose
+// image is written boots from disk from now on, one that powered off instead of rebooting is
+// powered on, one that booted the discovery image again is booted from disk, one that does
+// not come back from its reboot is restarted, and one that is stuck needs attention.
 func (f *Flow) watchInstall(ctx context.Context) error {
-	switched := map[string]bool{}
 	return f.poll(ctx, func(ctx context.Context) (bool, error) {
-		c, hosts, err := f.clusterObserved(ctx)
+		c, ix, err := f.clusterObserved(ctx)
 		if err != nil {
 			return false, err
 		}
@@ -604,53 +604,31 @@ func (f *Flow) watchInstall(ctx context.Context) error {
 		case statusError, statusCancelled:
 			return false, Permanent(fmt.Errorf("the install ended %s: %s", c.Status, c.StatusInfo))
 		}
-		for _, n := range f.d.Lab.Nodes {
-			h := hostOf(hosts, n)
-			if h == nil || h.Progress == nil || !slices.Contains(diskWritten, h.Progress.CurrentStage) {
-				continue
-			}
-			if !switched[n.Name] {
-				if err := f.bootFromDisk(ctx, n); err != nil {
-					return false, err
-				}
-				switched[n.Name] = true
-			}
-			if h.Progress.CurrentStage == ai.StageRebooting {
-				if err := f.powerOnIfOff(ctx, n); err != nil {
-					f.d.Log.Warn("flow: power state check failed", "node", n.Name, "err", err)
-				}
-			}
-		}
-		return false, nil
+		return false, f.reconcile(ctx, PhaseInstall, f.d.Lab.Nodes, ix)
 	})
 }
 
-func (f *Flow) bootFromDisk(ctx context.Context, n config.Node) error {
+// bootFromDisk makes the node boot its disk from now on: PXE profiles to disk, the virtual CD
+// out, the boot device disk (persistent); then ends with then.
+func (f *Flow) bootFromDisk(ctx context.Context, n config.Node, then powerStep) error {
 	for _, nic := range n.NICs {
 		if err := f.d.Boot.SetProfile(string(nic.MAC), ProfileDisk); err != nil {
 			return err
 		}
 	}
-	if p, ok := f.d.Power[n.Name]; ok {
-		if err := p.SetBootDevice(ctx, bmc.BootOptions{Device: bmc.BootDisk, Persistent: true}); err != nil && !errors.Is(err, bmc.ErrNotSupported) {
+	p, ok := f.power(n.Name)
+	if !ok {
+		return nil // PXE profiles alone boot it from disk
+	}
+	if e, ok := p.(MediaEjecter); ok && n.BootMethod == config.BootVirtualMedia {
+		if err := e.EjectMedia(ctx); err != nil && !errors.Is(err, bmc.ErrNotSupported) {
 			return err
 		}
 	}
-	f.event(slog.LevelInfo, n.Name, "image written: boots from disk from now on")
-	return nil
-}
-
-func (f *Flow) powerOnIfOff(ctx context.Context, n config.Node) error {
-	p, ok := f.d.Power[n.Name]
-	if !ok {
-		return nil
-	}
-	state, err := p.PowerState(ctx)
-	if err != nil || state != bmc.PowerOff {
+	if err := p.SetBootDevice(ctx, bmc.BootOptions{Device: bmc.BootDisk, Persistent: true}); err != nil && !errors.Is(err, bmc.ErrNotSupported) {
 		return err
 	}
-	f.event(slog.LevelWarn, n.Name, "powered off instead of rebooting: powering it on")
-	return p.PowerOn(ctx)
+	return f.powerStep(ctx, n, p, then)
 }
 
 func (f *Flow) fetchCredentials(ctx context.Context) error {
@@ -703,7 +681,7 @@ func writePrivate(path string, content []byte) error {
 }
 
 func (f *Flow) verify(ctx context.Context) error {
-	c, hosts, err := f.clusterObserved(ctx)
+	c, ix, err := f.clusterObserved(ctx)
 	if err != nil {
 		return err
 	}
@@ -711,7 +689,7 @@ func (f *Flow) verify(ctx context.Context) error {
 		return fmt.Errorf("verify: cluster is %s, want installed", c.Status)
 	}
 	for _, n := range f.d.Lab.Nodes {
-		h := hostOf(hosts, n)
+		h := ix.of(n)
 		if h == nil || h.Status != statusInstalled {
 			status := "missing"
 			if h != nil {
