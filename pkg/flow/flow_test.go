@@ -106,6 +106,13 @@ func newFlow(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot f
 // newFlowLog is newFlow with the flow logging to log.
 func newFlowLog(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot flow.BootService, log *slog.Logger) (*flow.Flow, *store.Store) {
 	t.Helper()
+	return newFlowWith(t, lab, url, stateDir, outDir, boot, log, nil)
+}
+
+// newFlowWith is newFlowLog with each node's simulated BMC passed through wrap (when not nil).
+func newFlowWith(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot flow.BootService, log *slog.Logger,
+	wrap func(node string, p *labsim.Power) flow.Power) (*flow.Flow, *store.Store) {
+	t.Helper()
 	st, err := store.Open(stateDir)
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +141,9 @@ func newFlowLog(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boo
 			p.MACs = append(p.MACs, string(nic.MAC))
 		}
 		power[n.Name] = p
+		if wrap != nil {
+			power[n.Name] = wrap(n.Name, p)
+		}
 	}
 	f, err := flow.New(flow.Deps{Lab: lab, AI: client, Power: power, Boot: boot, Store: st,
 		Log: log, OutputDir: outDir, PollInterval: 10 * time.Millisecond, RetryDelay: 5 * time.Millisecond})

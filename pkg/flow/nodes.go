@@ -380,6 +380,8 @@ func (f *Flow) recordOutcomes(plan []planned, sent []int, at time.Time) error {
 	for _, i := range sent {
 		p := plan[i]
 		switch {
+		case p.err != nil && permanentBMC(p.err):
+			f.event(slog.LevelError, p.node.Name, fmt.Sprintf("needs attention: %s failed and retrying cannot help: %v", p.action, p.err))
 		case p.err != nil:
 			f.event(slog.LevelWarn, p.node.Name, fmt.Sprintf("%s failed: %v", p.action, p.err))
 		case p.action.isRemedy() || p.action == ActResume:

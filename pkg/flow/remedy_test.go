@@ -1,0 +1,145 @@
+package flow_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
+	"github.com/cn2-appliance/cn2-appliance/internal/labsim"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
+	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+)
+
+// hangsOnce is a node whose first boot hangs in firmware: the BMC powers it on, but it never
+// reaches the network; a later power cycle boots it.
+type hangsOnce struct {
+	*labsim.Power
+	mu     sync.Mutex
+	cycles int
+	hung   bool
+}
+
+func (h *hangsOnce) PowerCycle(ctx context.Context) error {
+	h.mu.Lock()
+	h.cycles++
+	first := h.cycles == 1
+	h.hung = first
+	h.mu.Unlock()
+	if first {
+		return nil
+	}
+	return h.Power.PowerCycle(ctx)
+}
+
+func (h *hangsOnce) PowerState(ctx context.Context) (bmc.PowerState, error) {
+	h.mu.Lock()
+	hung := h.hung
+	h.mu.Unlock()
+	if hung {
+		return bmc.PowerOn, nil
+	}
+	return h.Power.PowerState(ctx)
+}
+
+// refuses is a node whose BMC refuses every power action.
+type refuses struct{ *labsim.Power }
+
+func (refuses) PowerCycle(context.Context) error {
+	return fmt.Errorf("redfish reset: %w", bmc.ErrAuth)
+}
+
+func nodeEvents(t *testing.T, st *store.Store, node string) []string {
+	t.Helper()
+	events, err := st.Events(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range events {
+		if e.Node == node {
+			out = append(out, e.Message)
+		}
+	}
+	return out
+}
+
+// TestFlowRebootsANodeHungInFirmware: a node that never registers after its boot is booted
+// again once the lab's node boot timeout has passed, and the install completes.
+func TestFlowRebootsANodeHungInFirmware(t *testing.T) {
+	lab := exampleLab(t)
+	lab.AssistedInstaller.Timeouts.NodeBoot = 4e8 // 400ms: simulated discovery takes 180ms, a stage 240ms
+	sim, url := newSim(t, aisim.Options{})
+	var hung *hangsOnce
+	f, st := newFlowWith(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{}, slog.New(slog.DiscardHandler),
+		func(node string, p *labsim.Power) flow.Power {
+			if node != "worker-1" {
+				return p
+			}
+			hung = &hangsOnce{Power: p}
+			return hung
+		})
+	defer st.Close()
+	runToEnd(t, f)
+	assertInstalledOnce(t, sim, f)
+	if hung.cycles != 2 {
+		t.Errorf("worker-1 was power cycled %d times, want 2 (the hung boot and one remedy)", hung.cycles)
+	}
+	rec := f.Nodes()["worker-1"]
+	if rec.Boots != 2 || len(rec.History) != 1 || rec.History[0].Action != flow.ActReboot {
+		t.Errorf("worker-1 record = %+v; want 2 boots and one reboot remedy", rec)
+	}
+	if ev := nodeEvents(t, st, "worker-1"); !strings.Contains(strings.Join(ev, "\n"), "not registered") {
+		t.Errorf("worker-1 events %q: none says why it was rebooted", ev)
+	}
+	for _, n := range lab.Nodes {
+		if n.Name != "worker-1" && f.Nodes()[n.Name].Boots != 1 {
+			t.Errorf("%s booted %d times, want once", n.Name, f.Nodes()[n.Name].Boots)
+		}
+	}
+}
+
+// TestFlowMarksANodeItCannotBoot: a node whose BMC refuses is marked "needs attention" with
+// the reason, and the flow goes on with the others.
+func TestFlowMarksANodeItCannotBoot(t *testing.T) {
+	lab := exampleLab(t)
+	_, url := newSim(t, aisim.Options{})
+	f, st := newFlowWith(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{}, slog.New(slog.DiscardHandler),
+		func(node string, p *labsim.Power) flow.Power {
+			if node == "worker-1" {
+				return refuses{p}
+			}
+			return p
+		})
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	for ctx.Err() == nil {
+		if f.Nodes()["worker-1"].Attention != "" && f.State().Hosts["worker-0"] != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	rec := f.Nodes()["worker-1"]
+	if !strings.Contains(rec.Attention, "authentication failed") {
+		t.Errorf("worker-1 attention = %q, want the BMC's refusal", rec.Attention)
+	}
+	if f.State().Hosts["worker-0"] == "" {
+		t.Error("worker-0 was not bound while worker-1 needed attention")
+	}
+	if f.Current() != "discover-workers" {
+		t.Errorf("flow at %q, want it waiting in discover-workers", f.Current())
+	}
+	if ev := nodeEvents(t, st, "worker-1"); !strings.Contains(strings.Join(ev, "\n"), "needs attention") {
+		t.Errorf("worker-1 events %q: none says it needs attention", ev)
+	}
+}
