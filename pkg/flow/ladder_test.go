@@ -14,7 +14,9 @@ func TestLadder(t *testing.T) {
 	lim := limits{boot: 10 * time.Minute, settle: 30 * time.Second, attempts: 3}
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	booted := func(d time.Duration) NodeRecord { return NodeRecord{Boots: 1, LastAction: ago(d)} }
-	progressed := func(d time.Duration) NodeRecord { return NodeRecord{Boots: 1, LastAction: ago(time.Hour), Progressed: ago(d)} }
+	progressed := func(d time.Duration) NodeRecord {
+		return NodeRecord{Boots: 1, LastAction: ago(time.Hour), Progressed: ago(d)}
+	}
 	withRemedies := func(r NodeRecord, n int) NodeRecord { r.Remedies = n; return r }
 	diskBoot := func(r NodeRecord) NodeRecord { r.DiskBoot = true; return r }
 	installing := func(stage string) situation {
@@ -47,10 +49,26 @@ func TestLadder(t *testing.T) {
 		// Install.
 		{"writing image: nothing", installing(ai.StageWritingImage), "", ActNone},
 		{"image written: disk from now on", installing(ai.StageRebooting), "", ActDiskBoot},
-		{"rebooting: read power", func() situation { s := installing(ai.StageRebooting); s.rec = diskBoot(progressed(time.Minute)); return s }(), "", ActReadPower},
-		{"rebooting, on: wait", func() situation { s := installing(ai.StageRebooting); s.rec = diskBoot(progressed(time.Minute)); return s }(), bmc.PowerOn, ActNone},
-		{"powered off instead of rebooting", func() situation { s := installing(ai.StageRebooting); s.rec = diskBoot(progressed(time.Minute)); return s }(), bmc.PowerOff, ActPowerOn},
-		{"never came back from reboot", func() situation { s := installing(ai.StageRebooting); s.rec = diskBoot(progressed(11 * time.Minute)); return s }(), bmc.PowerOn, ActBootDisk},
+		{"rebooting: read power", func() situation {
+			s := installing(ai.StageRebooting)
+			s.rec = diskBoot(progressed(time.Minute))
+			return s
+		}(), "", ActReadPower},
+		{"rebooting, on: wait", func() situation {
+			s := installing(ai.StageRebooting)
+			s.rec = diskBoot(progressed(time.Minute))
+			return s
+		}(), bmc.PowerOn, ActNone},
+		{"powered off instead of rebooting", func() situation {
+			s := installing(ai.StageRebooting)
+			s.rec = diskBoot(progressed(time.Minute))
+			return s
+		}(), bmc.PowerOff, ActPowerOn},
+		{"never came back from reboot", func() situation {
+			s := installing(ai.StageRebooting)
+			s.rec = diskBoot(progressed(11 * time.Minute))
+			return s
+		}(), bmc.PowerOn, ActBootDisk},
 		{"booted discovery after write", func() situation {
 			s := installing(ai.StageRebooting)
 			s.status, s.rec = hostPendingUserAction, diskBoot(progressed(time.Minute))
