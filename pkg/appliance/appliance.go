@@ -39,7 +39,9 @@ type Appliance struct {
 	flow           *flow.Flow // nil: the lab is served, not installed (Options.NoInstall)
 	power          map[string]flow.Power
 	metrics        serviceMetrics
-	reprovisionReq chan *config.Lab // a reload asks runFlow to reprovision with this lab
+	flowReqMu      sync.Mutex
+	flowReq        chan flowRequest // a reload asks runFlow to restart or reprovision
+	flowStopped    atomic.Bool      // the flow ended on an error and waits for a lab change
 
 	reloadMu sync.Mutex // one reload at a time
 	powerMu  sync.Mutex
@@ -64,7 +66,7 @@ type Options struct {
 
 // New builds every service and the install flow from lab; nothing is bound until Run.
 func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.Logger, opts Options) (*Appliance, error) {
-	a := &Appliance{log: log, store: st, opts: opts, powerNow: map[string]string{}, reprovisionReq: make(chan *config.Lab, 1)}
+	a := &Appliance{log: log, store: st, opts: opts, powerNow: map[string]string{}, flowReq: make(chan flowRequest, 1)}
 	var err error
 	if a.dns, err = dns.New(DNSConfig(lab), reg, log.With("service", "dns")); err != nil {
 		return nil, fmt.Errorf("appliance: set up dns: %w", err)
@@ -81,7 +83,7 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 		return nil, err
 	}
 	if !opts.NoInstall {
-		if a.power, a.flow, err = a.newFlow(lab); err != nil {
+		if a.power, a.flow, err = a.newFlow(lab, nil, nil); err != nil {
 			return nil, err
 		}
 		if reg != nil {
@@ -162,20 +164,8 @@ func (a *Appliance) Reload(lab *config.Lab) error {
 	if err := a.dns.Reload(DNSConfig(lab)); err != nil {
 		return fmt.Errorf("appliance: reload: %w", err)
 	}
-	if why := installChanges(a.Lab(), lab); why != "" && a.Flow() != nil {
-		if err := a.store.PutDoc(docKindLab, docNeedsReprovision, why); err != nil {
-			return fmt.Errorf("appliance: reload: %w", err)
-		}
-		if lab.AssistedInstaller.ReprovisionOnChange {
-			a.event(slog.LevelWarn, "the lab file changes the installed cluster ("+why+"): reprovisioning it (assistedInstaller.reprovisionOnChange)")
-			select { // a newer request replaces one not yet taken
-			case <-a.reprovisionReq:
-			default:
-			}
-			a.reprovisionReq <- lab
-		} else {
-			a.event(slog.LevelWarn, "the lab file changes the installed cluster ("+why+"): it needs `cn2-appliance reprovision`; the install keeps its settings until then")
-		}
+	if err := a.reloadFlow(a.Lab(), lab); err != nil {
+		return fmt.Errorf("appliance: reload: %w", err)
 	}
 	a.lab.Store(lab)
 	a.event(slog.LevelInfo, fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))

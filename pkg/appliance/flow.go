@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -89,13 +90,14 @@ func newServiceMetrics(reg prometheus.Registerer) (serviceMetrics, error) {
 	return m, nil
 }
 
-// newFlow builds the install flow of lab and the power drivers of its nodes.
-func (a *Appliance) newFlow(lab *config.Lab) (map[string]flow.Power, *flow.Flow, error) {
+// newFlow builds the install flow of lab and the power drivers of its nodes; drivers in prev
+// whose BMC settings lab does not change are kept.
+func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[string]flow.Power) (map[string]flow.Power, *flow.Flow, error) {
 	client, err := newAIClient(lab, a.opts.AIHTTPClient, a.metrics.ai, a.log)
 	if err != nil {
 		return nil, nil, err
 	}
-	power, err := powerDrivers(lab, a.metrics.bmc, a.log, a.opts)
+	power, err := a.openPower(lab, prevLab, prev)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -127,14 +129,19 @@ func newAIClient(lab *config.Lab, hc *http.Client, metrics *ai.Metrics, log *slo
 	return c, nil
 }
 
-// powerDrivers opens every node's BMC client (connections are made on first use).
-func powerDrivers(lab *config.Lab, metrics *bmc.Metrics, log *slog.Logger, opts Options) (map[string]flow.Power, error) {
-	if opts.Power != nil {
-		return opts.Power, nil
+// openPower opens every node's BMC client (connections are made on first use). A node
+// whose BMC settings are the same in prevLab keeps its client from prev.
+func (a *Appliance) openPower(lab, prevLab *config.Lab, prev map[string]flow.Power) (map[string]flow.Power, error) {
+	if a.opts.Power != nil {
+		return a.opts.Power, nil
 	}
 	out := map[string]flow.Power{}
 	for _, n := range lab.Nodes {
-		c, err := bmc.New(BMCConfig(n), bmc.WithLogger(log.With("service", "bmc")), bmc.WithMetrics(metrics))
+		if p, ok := prev[n.Name]; ok && prevLab != nil && !bmcChanged(prevLab, lab, n.Name) {
+			out[n.Name] = p
+			continue
+		}
+		c, err := bmc.New(BMCConfig(n), bmc.WithLogger(a.log.With("service", "bmc")), bmc.WithMetrics(a.metrics.bmc))
 		if err != nil {
 			return nil, fmt.Errorf("appliance: node %s: %w", n.Name, err)
 		}
@@ -143,17 +150,48 @@ func powerDrivers(lab *config.Lab, metrics *bmc.Metrics, log *slog.Logger, opts 
 	return out, nil
 }
 
+// powerDriversOffline opens every node's BMC client, for commands that run without the service.
+func powerDriversOffline(lab *config.Lab, log *slog.Logger, opts Options) (map[string]flow.Power, error) {
+	a := &Appliance{log: log, opts: opts}
+	return a.openPower(lab, nil, nil)
+}
+
+// bmcChanged says whether a node's BMC settings differ between two labs (or it is new).
+func bmcChanged(old, next *config.Lab, node string) bool {
+	o, n := old.Node(node), next.Node(node)
+	return o == nil || n == nil || !reflect.DeepEqual(BMCConfig(*o), BMCConfig(*n))
+}
+
+// flowRequest asks runFlow to replace the running flow by one for lab: from scratch
+// (reprovision), or resuming its progress (restart).
+type flowRequest struct {
+	lab         *config.Lab
+	reprovision bool
+}
+
+// requestFlow hands runFlow a request; a newer one replaces one not yet taken.
+func (a *Appliance) requestFlow(r flowRequest) {
+	a.flowReqMu.Lock()
+	defer a.flowReqMu.Unlock()
+	select {
+	case <-a.flowReq:
+	default:
+	}
+	a.flowReq <- r
+}
+
 // runFlow runs the install, and owns the flow's life: a flow that stops on a permanent error
 // does not stop the appliance (DHCP, DNS and network boot go on, the status page says what
-// failed), and a reload that asks for reprovisioning tears the install down and starts the
-// new lab's.
+// failed); a reload that changes what the flow uses restarts it with the new lab (resuming
+// where it was); one that asks for reprovisioning tears the install down and starts anew.
 func (a *Appliance) runFlow(ctx context.Context) error {
 	for {
 		f := a.Flow()
 		fctx, cancel := context.WithCancel(ctx)
 		finished := make(chan error, 1)
+		a.flowStopped.Store(false)
 		go func() { finished <- f.Run(fctx) }()
-		var next *config.Lab
+		var req flowRequest
 		ended := false
 		select {
 		case err := <-finished:
@@ -161,26 +199,50 @@ func (a *Appliance) runFlow(ctx context.Context) error {
 			if err == nil {
 				a.event(slog.LevelInfo, "install flow finished")
 			} else if ctx.Err() == nil {
-				a.event(slog.LevelError, "install flow stopped: "+err.Error())
+				a.flowStopped.Store(true)
+				a.event(slog.LevelError, "install flow stopped: "+err.Error()+"; a reload with a corrected lab file starts it again")
 			}
 			select {
 			case <-ctx.Done():
-			case next = <-a.reprovisionReq:
+			case req = <-a.flowReq:
 			}
-		case next = <-a.reprovisionReq:
+		case req = <-a.flowReq:
 		case <-ctx.Done():
 		}
 		cancel()
 		if !ended {
 			<-finished
 		}
-		if next == nil {
+		if req.lab == nil {
 			return nil
 		}
-		if err := a.reprovision(ctx, f, next); err != nil {
-			a.event(slog.LevelError, "automatic reprovision failed, the lab still needs it: "+err.Error())
+		if req.reprovision {
+			if err := a.reprovision(ctx, f, req.lab); err != nil {
+				a.event(slog.LevelError, "automatic reprovision failed, the lab still needs it: "+err.Error())
+			}
+			continue
+		}
+		if err := a.restartFlow(req.lab); err != nil {
+			a.event(slog.LevelError, "install flow not restarted: "+err.Error())
 		}
 	}
+}
+
+// restartFlow replaces the flow by one for lab that resumes the same progress.
+func (a *Appliance) restartFlow(lab *config.Lab) error {
+	old := a.Flow()
+	power, nf, err := a.newFlow(lab, old.Lab(), a.powerDrivers())
+	if err != nil {
+		return err
+	}
+	if err := nf.ClearAttention(); err != nil {
+		return err
+	}
+	a.flowMu.Lock()
+	a.flow, a.power = nf, power
+	a.flowMu.Unlock()
+	a.event(slog.LevelInfo, "install flow restarted with the reloaded lab file, resuming at "+nf.Current())
+	return nil
 }
 
 // reprovision tears down the install of f and replaces f by a flow for lab.
@@ -188,7 +250,7 @@ func (a *Appliance) reprovision(ctx context.Context, f *flow.Flow, lab *config.L
 	if err := f.Reprovision(ctx); err != nil {
 		return err
 	}
-	power, nf, err := a.newFlow(lab)
+	power, nf, err := a.newFlow(lab, f.Lab(), a.powerDrivers())
 	if err != nil {
 		return err
 	}
@@ -199,6 +261,69 @@ func (a *Appliance) reprovision(ctx context.Context, f *flow.Flow, lab *config.L
 		return err
 	}
 	a.event(slog.LevelWarn, "reprovisioned: installing "+lab.Zone()+" from scratch")
+	return nil
+}
+
+// reloadFlow applies a reloaded lab to the install. Changed BMC settings rebuild that node's
+// driver at once. A change to what the installer was given, once the cluster is registered,
+// needs reprovisioning (by itself with assistedInstaller.reprovisionOnChange). Any other change
+// the flow uses (the installer, the token, the timeouts, the cluster before it is registered,
+// or anything at all while the flow is stopped) restarts the flow with the new lab.
+func (a *Appliance) reloadFlow(old, next *config.Lab) error {
+	f := a.Flow()
+	if f == nil {
+		return nil
+	}
+	if err := a.rebuildChangedPower(f, old, next); err != nil {
+		return err
+	}
+	registered := f.State().ClusterID != ""
+	if why := installChanges(old, next); why != "" && registered {
+		if err := a.store.PutDoc(docKindLab, docNeedsReprovision, why); err != nil {
+			return err
+		}
+		if next.AssistedInstaller.ReprovisionOnChange {
+			a.event(slog.LevelWarn, "the lab file changes the installed cluster ("+why+"): reprovisioning it (assistedInstaller.reprovisionOnChange)")
+			a.requestFlow(flowRequest{lab: next, reprovision: true})
+		} else {
+			a.event(slog.LevelWarn, "the lab file changes the installed cluster ("+why+"): it needs `cn2-appliance reprovision`; the install keeps its settings until then")
+		}
+		return nil
+	}
+	why := flowChanges(old, next)
+	if why == "" && a.flowStopped.Load() && !reflect.DeepEqual(old.Nodes, next.Nodes) {
+		why = "nodes"
+	}
+	if why != "" {
+		a.event(slog.LevelInfo, "the lab file changes "+why+": the install flow restarts with it")
+		a.requestFlow(flowRequest{lab: next})
+	}
+	return nil
+}
+
+// rebuildChangedPower gives the flow a new driver for every node whose BMC settings changed.
+func (a *Appliance) rebuildChangedPower(f *flow.Flow, old, next *config.Lab) error {
+	if a.opts.Power != nil {
+		return nil
+	}
+	for _, n := range next.Nodes {
+		if !bmcChanged(old, next, n.Name) {
+			continue
+		}
+		c, err := bmc.New(BMCConfig(n), bmc.WithLogger(a.log.With("service", "bmc")), bmc.WithMetrics(a.metrics.bmc))
+		if err != nil {
+			return fmt.Errorf("appliance: node %s: %w", n.Name, err)
+		}
+		a.flowMu.Lock()
+		prev := a.power[n.Name]
+		a.power[n.Name] = c
+		a.flowMu.Unlock()
+		f.SetPower(n.Name, c)
+		if closer, ok := prev.(interface{ Close() error }); ok {
+			_ = closer.Close()
+		}
+		a.event(slog.LevelInfo, "BMC settings of "+n.Name+" changed: its driver is rebuilt")
+	}
 	return nil
 }
 
@@ -228,6 +353,23 @@ func (a *Appliance) pollPower(ctx context.Context) error {
 		case <-time.After(interval):
 		}
 	}
+}
+
+// flowChanges says which settings the install flow uses differ between two labs, besides the
+// BMCs (rebuilt in place); "" when none do.
+func flowChanges(old, next *config.Lab) string {
+	diffs := []string{}
+	if why := installChanges(old, next); why != "" {
+		diffs = append(diffs, why)
+	}
+	o, n := old.AssistedInstaller, next.AssistedInstaller
+	if !bytes.Equal(o.OfflineToken.Reveal(), n.OfflineToken.Reveal()) {
+		diffs = append(diffs, "the offline token")
+	}
+	if o.TokenURL != n.TokenURL || o.Timeouts != n.Timeouts || o.RemedyAttempts != n.RemedyAttempts {
+		diffs = append(diffs, "assistedInstaller settings")
+	}
+	return strings.Join(diffs, ", ")
 }
 
 // installChanges says which settings the installer was given differ between two labs; ""

@@ -49,6 +49,10 @@ func TestReloadMarksNeedsReprovision(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	// The cluster is registered: a change to what the installer was given needs reprovisioning.
+	if err := st.PutDoc("flow", "state", flow.State{ClusterID: "registered-cluster"}); err != nil {
+		t.Fatal(err)
+	}
 	a, err := New(lab, st, nil, slog.New(slog.DiscardHandler), Options{Power: map[string]flow.Power{}})
 	if err != nil {
 		t.Fatal(err)

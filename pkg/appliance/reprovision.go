@@ -36,7 +36,7 @@ func Reprovision(ctx context.Context, lab *config.Lab, st *store.Store, log *slo
 	if err != nil {
 		return err
 	}
-	power, err := powerDrivers(lab, nil, log, opts)
+	power, err := powerDriversOffline(lab, log, opts)
 	if err != nil {
 		return err
 	}

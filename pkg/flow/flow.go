@@ -140,6 +140,9 @@ func (f *Flow) Steps() []StepRecord { return f.runner.Records() }
 // Current is the step running or next to run; "" once the install is verified.
 func (f *Flow) Current() string { return f.runner.Current() }
 
+// Lab is the lab the flow installs.
+func (f *Flow) Lab() *config.Lab { return f.d.Lab }
+
 // SetPower replaces a node's power driver (its BMC settings changed); the next poll uses it.
 func (f *Flow) SetPower(node string, p Power) {
 	f.mu.Lock()

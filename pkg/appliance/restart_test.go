@@ -1,0 +1,185 @@
+package appliance
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
+	"github.com/cn2-appliance/cn2-appliance/internal/labsim"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc/bmctest"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// simLab is the example lab against a fresh simulator that accepts tokens, with simulated
+// nodes; start runs the appliance's flow in the background until the test ends.
+func simLab(t *testing.T, tokens ...string) (lab *config.Lab, sim *aisim.Sim, a *Appliance, start func()) {
+	t.Helper()
+	lab = exampleLab(t)
+	sim, err := aisim.New(aisim.Options{TimeScale: 0.002, Auth: &aisim.Auth{OfflineTokens: tokens}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	t.Cleanup(sim.Close)
+	lab.AssistedInstaller.URL, lab.AssistedInstaller.TokenURL = srv.URL, srv.URL+aisim.TokenPath
+	power := map[string]flow.Power{}
+	for _, n := range lab.Nodes {
+		p := &labsim.Power{Control: srv.URL, Hostname: n.Name}
+		for _, nic := range n.NICs {
+			p.MACs = append(p.MACs, string(nic.MAC))
+		}
+		power[n.Name] = p
+	}
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, err = New(lab, st, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), Options{Power: power, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start = func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.runFlow(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	return lab, sim, a, start
+}
+
+// waitFor polls cond a bounded number of times (a bound, not a timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 3000 {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("gave up waiting for %s", what)
+}
+
+func stepState(a *Appliance, name string) flow.StepRecord {
+	for _, s := range a.Flow().Steps() {
+		if s.Name == name {
+			return s
+		}
+	}
+	return flow.StepRecord{}
+}
+
+// TestReloadWithACorrectedTokenRestartsTheFlow: the installer refuses the offline token, the
+// flow stops; a reload with the corrected token starts it again, and it installs.
+func TestReloadWithACorrectedTokenRestartsTheFlow(t *testing.T) {
+	lab, sim, a, start := simLab(t, "THE-RIGHT-TOKEN")
+	start()
+	waitFor(t, "the flow to stop on the refused token", a.flowStopped.Load)
+	if s := stepState(a, "ensure-cluster"); s.State != flow.StateFailed || !strings.Contains(s.LastError, "auth") {
+		t.Fatalf("ensure-cluster = %+v, want failed on auth", s)
+	}
+	fixed := *lab
+	fixed.AssistedInstaller.OfflineToken = config.NewSecret([]byte("THE-RIGHT-TOKEN"))
+	if err := a.Reload(&fixed); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the restarted flow to install", func() bool { return a.Flow().Current() == "" })
+	if c, i, h := sim.Counts(); c != 1 || i != 1 || h != 5 {
+		t.Errorf("simulator holds %d clusters, %d infra envs, %d hosts; want 1, 1, 5", c, i, h)
+	}
+}
+
+// TestReloadWithANewClusterNameRestartsTheFlow: the installer already has two clusters of the
+// lab's name (the flow cannot tell which is its own and stops); a reload with another name
+// registers that one, since nothing of the lab was registered yet.
+func TestReloadWithANewClusterNameRestartsTheFlow(t *testing.T) {
+	tok := "FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token"
+	lab, sim, a, start := simLab(t, tok)
+	c, err := ai.New(ai.Config{URL: lab.AssistedInstaller.URL, TokenURL: lab.AssistedInstaller.TokenURL, OfflineToken: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pull, err := ai.PullSecret(lab.Cluster.PullSecret.Reveal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // as other users of the service would have made them
+		if _, err := c.RegisterCluster(context.Background(), ai.ClusterCreateParams{Name: lab.Cluster.Name,
+			OpenshiftVersion: lab.Cluster.OpenshiftVersion, BaseDNSDomain: lab.Cluster.BaseDomain, PullSecret: pull}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start()
+	waitFor(t, "the flow to stop on the name clash", a.flowStopped.Load)
+	if s := stepState(a, "ensure-cluster"); !strings.Contains(s.LastError, "2 clusters named") {
+		t.Fatalf("ensure-cluster = %+v, want failed on the name clash", s)
+	}
+	renamed := *lab
+	renamed.Cluster.Name = "othercluster"
+	if err := a.Reload(&renamed); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the restarted flow to register othercluster", func() bool { n, _, _ := sim.Counts(); return n == 3 })
+	if a.Snapshot().Lab.NeedsReprovision {
+		t.Error("a rename before anything was registered marked the lab as needing reprovision")
+	}
+	if got := a.Flow().Lab().Cluster.Name; got != "othercluster" {
+		t.Errorf("the flow installs %q, want othercluster", got)
+	}
+}
+
+// TestReloadRebuildsAChangedBMC: a node's BMC moves to another address; the reload rebuilds
+// its driver, and the next power call reaches the new BMC (the Redfish fake), not the old.
+func TestReloadRebuildsAChangedBMC(t *testing.T) {
+	lab := exampleLab(t)
+	creds := bmctest.RedfishOptions{Username: lab.Nodes[0].BMC.Username, Password: string(lab.Nodes[0].BMC.Password.Reveal())}
+	oldBMC, newBMC := bmctest.NewRedfish(t, creds), bmctest.NewRedfish(t, creds)
+	pointAt := func(l *config.Lab, url string) *config.Lab {
+		next := *l
+		next.Nodes = append([]config.Node(nil), l.Nodes...)
+		next.Nodes[0].BMC.Address, next.Nodes[0].BMC.Insecure = url, true
+		return &next
+	}
+	lab = pointAt(lab, oldBMC.URL)
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := New(lab, st, nil, slog.New(slog.DiscardHandler), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := lab.Nodes[0].Name
+	before := a.powerDrivers()[node]
+	if _, err := before.PowerState(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(pointAt(lab, newBMC.URL)); err != nil {
+		t.Fatal(err)
+	}
+	after := a.powerDrivers()[node]
+	if after == before {
+		t.Fatal("the reload kept the old driver")
+	}
+	seenOld := len(oldBMC.Requests())
+	if _, err := after.PowerState(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(newBMC.Requests()) == 0 || len(oldBMC.Requests()) != seenOld {
+		t.Errorf("requests after the reload: new BMC %d, old BMC %d more; want them all at the new one",
+			len(newBMC.Requests()), len(oldBMC.Requests())-seenOld)
+	}
+	if other := lab.Nodes[1].Name; a.powerDrivers()[other] == nil {
+		t.Errorf("%s lost its driver", other)
+	}
+}
