@@ -35,13 +35,13 @@ type Appliance struct {
 	pxe   *pxe.Server
 	opts  Options
 
-	flowMu         sync.Mutex
-	flow           *flow.Flow // nil: the lab is served, not installed (Options.NoInstall)
-	power          map[string]flow.Power
-	metrics        serviceMetrics
-	flowReqMu      sync.Mutex
-	flowReq        chan flowRequest // a reload asks runFlow to restart or reprovision
-	flowStopped    atomic.Bool      // the flow ended on an error and waits for a lab change
+	flowMu      sync.Mutex
+	flow        *flow.Flow // nil: the lab is served, not installed (Options.NoInstall)
+	power       map[string]flow.Power
+	metrics     serviceMetrics
+	flowReqMu   sync.Mutex
+	flowReq     chan flowRequest // a reload asks runFlow to restart or reprovision
+	flowStopped atomic.Bool      // the flow ended on an error and waits for a lab change
 
 	reloadMu sync.Mutex // one reload at a time
 	powerMu  sync.Mutex
