@@ -77,6 +77,14 @@ func writeStatus(w io.Writer, s status.Snapshot) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, role, dash(n.Power), dash(n.PXEProfile), dash(n.HostStatus), dash(n.HostStage))
 	}
+	for _, n := range s.Nodes {
+		if n.NeedsAttention != "" {
+			fmt.Fprintf(tw, "NEEDS ATTENTION: %s: %s\n", n.Name, n.NeedsAttention)
+		}
+		for _, r := range n.Remedies {
+			fmt.Fprintf(tw, "remedy %s %s: %s: %s\n", r.Time.Format("15:04:05"), n.Name, r.Action, r.Reason)
+		}
+	}
 	if len(s.Validations) > 0 {
 		fmt.Fprintln(tw, "\nFAILING VALIDATION\tWHERE\tMESSAGE")
 		for _, v := range s.Validations {

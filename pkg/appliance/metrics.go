@@ -22,12 +22,16 @@ var (
 		"The installer's total install progress of the cluster, 0 to 1.", nil, nil)
 	hostsDesc = prometheus.NewDesc("cn2_appliance_installer_hosts",
 		"Installer hosts of the lab by status and installation stage.", []string{"status", "stage"}, nil)
+	attentionDesc = prometheus.NewDesc("cn2_appliance_node_needs_attention",
+		"1 when the install flow gave up remedying the node and left it to the operator.", []string{"node"}, nil)
+	remediesDesc = prometheus.NewDesc("cn2_appliance_node_remedies_total",
+		"Remedies (power on, boot again, boot from disk) the install flow applied to the node.", []string{"node"}, nil)
 	failingDesc = prometheus.NewDesc("cn2_appliance_installer_failing_validations",
 		"Installer validations failing, cluster and hosts together.", nil, nil)
 )
 
 func (c flowCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{flowStepDesc, flowCurrentDesc, flowAttemptsDesc, clusterProgressDesc, hostsDesc, failingDesc} {
+	for _, d := range []*prometheus.Desc{flowStepDesc, flowCurrentDesc, flowAttemptsDesc, clusterProgressDesc, hostsDesc, failingDesc, attentionDesc, remediesDesc} {
 		ch <- d
 	}
 }
@@ -61,6 +65,12 @@ func (c flowCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(hostsDesc, prometheus.GaugeValue, float64(n), k.status, k.stage)
 	}
 	ch <- prometheus.MustNewConstMetric(failingDesc, prometheus.GaugeValue, float64(len(obs.Failing)))
+	records := f.Nodes()
+	for _, n := range f.Lab().Nodes {
+		r := records[n.Name]
+		ch <- prometheus.MustNewConstMetric(attentionDesc, prometheus.GaugeValue, boolValue(r.Attention != ""), n.Name)
+		ch <- prometheus.MustNewConstMetric(remediesDesc, prometheus.CounterValue, float64(r.RemediesApplied), n.Name)
+	}
 }
 
 func boolValue(b bool) float64 {

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -11,9 +12,11 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
 	"github.com/cn2-appliance/cn2-appliance/internal/labsim"
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc/bmctest"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -181,5 +184,50 @@ func TestReloadRebuildsAChangedBMC(t *testing.T) {
 	}
 	if other := lab.Nodes[1].Name; a.powerDrivers()[other] == nil {
 		t.Errorf("%s lost its driver", other)
+	}
+}
+
+// refusingBMC is a node whose BMC refuses every power cycle.
+type refusingBMC struct{ *labsim.Power }
+
+func (refusingBMC) PowerCycle(context.Context) error { return fmt.Errorf("reset: %w", bmc.ErrAuth) }
+
+// TestStatusShowsANodeThatNeedsAttention: a node the flow cannot boot is on the status
+// snapshot (JSON API, page, `status`) and in the metrics with its reason.
+func TestStatusShowsANodeThatNeedsAttention(t *testing.T) {
+	_, _, a, start := simLab(t, "FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token")
+	a.Flow().SetPower("worker-1", refusingBMC{a.opts.Power["worker-1"].(*labsim.Power)})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(flowCollector{a})
+	start()
+	waitFor(t, "worker-1 to need attention", func() bool { return a.Flow().Nodes()["worker-1"].Attention != "" })
+	var node status.Node
+	for _, n := range a.Snapshot().Nodes {
+		if n.Name == "worker-1" {
+			node = n
+		}
+	}
+	if !strings.Contains(node.NeedsAttention, "authentication failed") {
+		t.Errorf("snapshot of worker-1 = %+v; want it to need attention for its BMC's refusal", node)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() != "cn2_appliance_node_needs_attention" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "worker-1" {
+				found = m.GetGauge().GetValue() == 1
+			} else if m.GetGauge().GetValue() != 0 {
+				t.Errorf("%s needs attention in the metrics", m.GetLabel()[0].GetValue())
+			}
+		}
+	}
+	if !found {
+		t.Error("cn2_appliance_node_needs_attention{node=\"worker-1\"} is not 1")
 	}
 }

@@ -51,8 +51,18 @@ func (a *Appliance) Snapshot() status.Snapshot {
 	power := maps.Clone(a.powerNow)
 	a.powerMu.Unlock()
 	hosts := a.flowView(&s)
+	var records map[string]flow.NodeRecord
+	if f := a.Flow(); f != nil {
+		records = f.Nodes()
+	}
 	for _, n := range lab.Nodes {
 		node := status.Node{Name: n.Name, Role: n.Role, DPDK: n.DPDK, BMCDriver: n.BMC.Driver, Power: power[n.Name]}
+		if r, ok := records[n.Name]; ok {
+			node.Boots, node.NeedsAttention = r.Boots, r.Attention
+			for _, rem := range r.History {
+				node.Remedies = append(node.Remedies, status.Remedy{Time: rem.At, Action: string(rem.Action), Reason: rem.Reason, Error: rem.Err})
+			}
+		}
 		if len(n.NICs) > 0 { // the flow sets every NIC of a node alike
 			if p, err := a.pxe.Profiles().Profile(n.NICs[0].MAC.HardwareAddr()); err == nil {
 				node.PXEProfile = string(p)

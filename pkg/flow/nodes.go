@@ -27,8 +27,9 @@ type NodeRecord struct {
 	Boots int `json:"boots"`
 	// LastAction is when the last power action was sent.
 	LastAction time.Time `json:"lastAction,omitzero"`
-	// Remedies counts the remedies since the node last made progress.
-	Remedies int `json:"remedies"`
+	// Remedies counts the remedies since the node last made progress; RemediesApplied all of them.
+	Remedies        int `json:"remedies"`
+	RemediesApplied int `json:"remediesApplied"`
 	// Pending names a power action recorded but not known to be sent.
 	Pending string `json:"pending,omitempty"`
 	// DiskBoot says the node boots from disk from now on.
@@ -365,6 +366,7 @@ func (f *Flow) recordOutcomes(plan []planned, sent []int, at time.Time) error {
 				r.DiskBoot = true
 			}
 			if p.action.isRemedy() || p.action == ActResume {
+				r.RemediesApplied++
 				rem := Remedy{At: at, Action: p.action, Reason: p.reason}
 				if p.err != nil {
 					rem.Err = p.err.Error()

@@ -66,6 +66,20 @@ type Node struct {
 	HostStatus   string `json:"hostStatus,omitempty"`
 	HostStage    string `json:"hostStage,omitempty"`
 	HostProgress int    `json:"hostProgressPercent,omitempty"`
+	// Boots counts the boots into the discovery image the flow sent.
+	Boots int `json:"boots,omitempty"`
+	// NeedsAttention says why the flow gave up remedying the node ("" when it did not).
+	NeedsAttention string `json:"needsAttention,omitempty"`
+	// Remedies are the remedies the flow applied to the node, oldest first (the last few).
+	Remedies []Remedy `json:"remedies,omitempty"`
+}
+
+// Remedy is one remedy the install flow applied to a node.
+type Remedy struct {
+	Time   time.Time `json:"time"`
+	Action string    `json:"action"`
+	Reason string    `json:"reason"`
+	Error  string    `json:"error,omitempty"`
 }
 
 // NIC is one of a node's interfaces and its DHCP lease.
