@@ -20,6 +20,11 @@ type profilesOnly struct {
 	cacheDir string
 }
 
+// offlineBoot is the boot service of the stopped appliance whose store is st.
+func offlineBoot(st *store.Store) profilesOnly {
+	return profilesOnly{p: pxe.NewProfiles(st), cacheDir: filepath.Join(filepath.Dir(st.Path()), BootCacheDir)}
+}
+
 func (b profilesOnly) InvalidateBootCache() error { return pxe.InvalidateCache(b.cacheDir) }
 
 func (b profilesOnly) SetProfile(mac, profile string) error {
@@ -46,7 +51,7 @@ func Reprovision(ctx context.Context, lab *config.Lab, st *store.Store, log *slo
 	if err != nil {
 		return err
 	}
-	f, err := flow.New(flow.Deps{Lab: lab, AI: ai, Power: power, Boot: profilesOnly{p: pxe.NewProfiles(st), cacheDir: filepath.Join(filepath.Dir(st.Path()), BootCacheDir)}, Store: st, Log: log})
+	f, err := flow.New(flow.Deps{Lab: lab, AI: ai, Power: power, Boot: offlineBoot(st), Store: st, Log: log})
 	if err != nil {
 		return err
 	}

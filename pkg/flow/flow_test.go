@@ -29,7 +29,7 @@ func exampleLab(t *testing.T) *config.Lab { return testlab.Example(t) }
 
 // fakeBoot records boot profiles; the artifacts are not needed by the simulated nodes.
 type fakeBoot struct {
-	mu       sync.Mutex
+	mu          sync.Mutex
 	profiles    map[string]string
 	scripts     int
 	images      []string // the image identity of each CacheIPXEArtifacts
@@ -316,10 +316,17 @@ func TestReprovision(t *testing.T) {
 	if got := boot.profile("52:54:00:00:00:11"); got != flow.ProfileDiscovery {
 		t.Errorf("boot profile after reprovision %q", got)
 	}
+	if boot.invalidated != 1 {
+		t.Errorf("reprovision invalidated the boot cache %d times, want once", boot.invalidated)
+	}
 	runToEnd(t, f)
 	assertInstalledOnce(t, sim, f)
 	if f.State().ClusterID == first {
 		t.Error("the second install reused the deleted cluster's id")
+	}
+	// Each install caches the artifacts of its own infra env's image.
+	if len(boot.images) != 2 || boot.images[0] == boot.images[1] || !strings.HasPrefix(boot.images[1], f.State().InfraEnvID+" ") {
+		t.Errorf("boot images cached %q, want two, the second of infra env %s", boot.images, f.State().InfraEnvID)
 	}
 }
 

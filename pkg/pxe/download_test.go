@@ -24,7 +24,8 @@ type origin struct {
 	etag    string    // "" sends none
 	modTime time.Time // zero sends no Last-Modified
 	cutAt   int       // > 0: the next response is cut after this many body bytes
-	handler func(w http.ResponseWriter, r *http.Request, body []byte) // replaces ServeContent when set
+	// handler, when set, answers instead of http.ServeContent.
+	handler func(w http.ResponseWriter, r *http.Request, body []byte)
 	seen    []seenRequest
 }
 
