@@ -159,7 +159,7 @@ func (c *Cache) FillImage(ctx context.Context, image string, src Source) (Manife
 // resumed only when the server validates it (If-Range). client nil means
 // http.DefaultClient. It returns the file's path.
 func (c *Cache) Download(ctx context.Context, client *http.Client, image, name, src string) (string, error) {
-	if _, err := oneElement(name); err != nil || c.reserved(name) {
+	if _, err := oneElement(name); err != nil || reservedName(name) {
 		return "", fmt.Errorf("pxe: download into the boot cache: file name %q: %w", name, errBadName)
 	}
 	c.mu.Lock()
@@ -230,8 +230,8 @@ func (c *Cache) drop() error {
 	return nil
 }
 
-// reserved says whether name is one of the cache's own bookkeeping files.
-func (c *Cache) reserved(name string) bool {
+// reservedName says whether name is one of the cache's own bookkeeping files.
+func reservedName(name string) bool {
 	return name == manifestName || name == imageName || strings.HasSuffix(name, ".part") || strings.HasSuffix(name, ".validator")
 }
 
@@ -266,7 +266,7 @@ func (c *Cache) check(m *Manifest) error {
 		return errors.New("manifest lacks a kernel, initrd or rootfs")
 	}
 	for _, a := range append([]Artifact{m.Kernel, m.Rootfs}, m.Initrds...) {
-		if _, err := oneElement(a.Name); err != nil || c.reserved(a.Name) {
+		if _, err := oneElement(a.Name); err != nil || reservedName(a.Name) {
 			return fmt.Errorf("artifact name %q: %w", a.Name, errBadName)
 		}
 		fi, err := os.Stat(filepath.Join(c.dir, a.Name))
