@@ -41,22 +41,23 @@ func setProfile(p pxe.BootProfiles, mac, profile, reason string) error {
 	return p.SetProfile(hw, pxe.Profile(profile), reason)
 }
 
-func (b bootService) CacheIPXEArtifacts(ctx context.Context, script []byte) error {
-	_, err := b.pxe.Cache().Fill(ctx, &pxe.InstallerSource{Script: pxe.ScriptBytes(script)})
+func (b bootService) CacheIPXEArtifacts(ctx context.Context, image string, script []byte) error {
+	_, err := b.pxe.Cache().FillImage(ctx, image, &pxe.InstallerSource{Script: pxe.ScriptBytes(script)})
 	return err
 }
 
 // CacheISO downloads the discovery ISO where the PXE service serves it, and returns the URL
 // the nodes' BMCs fetch it from: the appliance's machine-network address.
-func (b bootService) CacheISO(ctx context.Context, url string) (string, error) {
-	dst := filepath.Join(b.pxe.Cache().Dir(), DiscoveryISO)
-	if _, err := pxe.DownloadFile(ctx, nil, url, dst); err != nil {
+func (b bootService) CacheISO(ctx context.Context, image, url string) (string, error) {
+	if _, err := b.pxe.Cache().Download(ctx, nil, image, DiscoveryISO, url); err != nil {
 		return "", err
 	}
 	lab := b.lab()
 	mn := lab.MachineNetwork()
 	return fmt.Sprintf("http://%s/iso/%s", netip.AddrPortFrom(mn.Address, uint16(lab.Boot.HTTPPort)), DiscoveryISO), nil
 }
+
+func (b bootService) InvalidateBootCache() error { return b.pxe.Cache().Invalidate() }
 
 // Store documents of the appliance's own.
 const (

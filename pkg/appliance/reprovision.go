@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
@@ -13,18 +14,28 @@ import (
 )
 
 // profilesOnly is the boot service of an appliance that is not running: it sets boot profiles
-// in the store, and refuses the rest.
-type profilesOnly struct{ p *pxe.Profiles }
+// in the store and empties the boot cache folder, and refuses the rest.
+type profilesOnly struct {
+	p        *pxe.Profiles
+	cacheDir string
+}
+
+// offlineBoot is the boot service of the stopped appliance whose store is st.
+func offlineBoot(st *store.Store) profilesOnly {
+	return profilesOnly{p: pxe.NewProfiles(st), cacheDir: filepath.Join(filepath.Dir(st.Path()), BootCacheDir)}
+}
+
+func (b profilesOnly) InvalidateBootCache() error { return pxe.InvalidateCache(b.cacheDir) }
 
 func (b profilesOnly) SetProfile(mac, profile string) error {
 	return setProfile(b.p, mac, profile, "reprovision")
 }
 
-func (profilesOnly) CacheIPXEArtifacts(context.Context, []byte) error {
+func (profilesOnly) CacheIPXEArtifacts(context.Context, string, []byte) error {
 	return errors.New("the boot cache is filled by the running appliance")
 }
 
-func (profilesOnly) CacheISO(context.Context, string) (string, error) {
+func (profilesOnly) CacheISO(context.Context, string, string) (string, error) {
 	return "", errors.New("the boot cache is filled by the running appliance")
 }
 
@@ -40,7 +51,7 @@ func Reprovision(ctx context.Context, lab *config.Lab, st *store.Store, log *slo
 	if err != nil {
 		return err
 	}
-	f, err := flow.New(flow.Deps{Lab: lab, AI: ai, Power: power, Boot: profilesOnly{pxe.NewProfiles(st)}, Store: st, Log: log})
+	f, err := flow.New(flow.Deps{Lab: lab, AI: ai, Power: power, Boot: offlineBoot(st), Store: st, Log: log})
 	if err != nil {
 		return err
 	}

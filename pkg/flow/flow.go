@@ -41,10 +41,16 @@ const (
 // the discovery image's boot artifacts, and the URL the appliance serves the ISO at.
 type BootService interface {
 	SetProfile(mac, profile string) error
-	// CacheIPXEArtifacts downloads the kernel, initrd and rootfs an installer iPXE script names.
-	CacheIPXEArtifacts(ctx context.Context, script []byte) error
-	// CacheISO downloads the discovery ISO and returns the URL nodes' BMCs can fetch it from.
-	CacheISO(ctx context.Context, url string) (string, error)
+	// CacheIPXEArtifacts downloads the kernel, initrd and rootfs an installer iPXE script names,
+	// of the discovery image identified by image (see bootImage): the files of another image
+	// are dropped, never mixed with these.
+	CacheIPXEArtifacts(ctx context.Context, image string, script []byte) error
+	// CacheISO downloads the discovery ISO identified by image, dropping another image's files,
+	// and returns the URL nodes' BMCs can fetch it from.
+	CacheISO(ctx context.Context, image, url string) (string, error)
+	// InvalidateBootCache drops every cached boot file (reprovision): nodes wait until the next
+	// image is cached.
+	InvalidateBootCache() error
 }
 
 // Deps are the flow's collaborators.
@@ -265,6 +271,9 @@ func (f *Flow) Reprovision(ctx context.Context) error {
 				return fmt.Errorf("reprovision: %w", err)
 			}
 		}
+	}
+	if err := f.d.Boot.InvalidateBootCache(); err != nil {
+		return fmt.Errorf("reprovision: %w", err)
 	}
 	return f.Reset()
 }

@@ -29,9 +29,11 @@ func exampleLab(t *testing.T) *config.Lab { return testlab.Example(t) }
 
 // fakeBoot records boot profiles; the artifacts are not needed by the simulated nodes.
 type fakeBoot struct {
-	mu       sync.Mutex
-	profiles map[string]string
-	scripts  int
+	mu          sync.Mutex
+	profiles    map[string]string
+	scripts     int
+	images      []string // the image identity of each CacheIPXEArtifacts
+	invalidated int
 }
 
 func (b *fakeBoot) SetProfile(mac, profile string) error {
@@ -44,18 +46,29 @@ func (b *fakeBoot) SetProfile(mac, profile string) error {
 	return nil
 }
 
-func (b *fakeBoot) CacheIPXEArtifacts(_ context.Context, script []byte) error {
+func (b *fakeBoot) CacheIPXEArtifacts(_ context.Context, image string, script []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !strings.HasPrefix(string(script), "#!ipxe") {
+	if !strings.HasPrefix(string(script), "#!ipxe") || image == "" {
 		return os.ErrInvalid
 	}
 	b.scripts++
+	b.images = append(b.images, image)
 	return nil
 }
 
-func (b *fakeBoot) CacheISO(_ context.Context, url string) (string, error) {
+func (b *fakeBoot) CacheISO(_ context.Context, image, url string) (string, error) {
+	if image == "" {
+		return "", os.ErrInvalid
+	}
 	return "http://172.16.0.1:8080/discovery.iso", nil
+}
+
+func (b *fakeBoot) InvalidateBootCache() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.invalidated++
+	return nil
 }
 
 func (b *fakeBoot) profile(mac config.MAC) string {
@@ -313,10 +326,17 @@ func TestReprovision(t *testing.T) {
 	if got := boot.profile("52:54:00:00:00:11"); got != flow.ProfileDiscovery {
 		t.Errorf("boot profile after reprovision %q", got)
 	}
+	if boot.invalidated != 1 {
+		t.Errorf("reprovision invalidated the boot cache %d times, want once", boot.invalidated)
+	}
 	runToEnd(t, f)
 	assertInstalledOnce(t, sim, f)
 	if f.State().ClusterID == first {
 		t.Error("the second install reused the deleted cluster's id")
+	}
+	// Each install caches the artifacts of its own infra env's image.
+	if len(boot.images) != 2 || boot.images[0] == boot.images[1] || !strings.HasPrefix(boot.images[1], f.State().InfraEnvID+" ") {
+		t.Errorf("boot images cached %q, want two, the second of infra env %s", boot.images, f.State().InfraEnvID)
 	}
 }
 

@@ -300,12 +300,17 @@ func jsonEqual(a, b string) bool {
 // virtual media. It runs after the last infra-env change, since the image is built from it.
 func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
 	id := f.State().InfraEnvID
+	ie, err := f.d.AI.GetInfraEnv(ctx, id)
+	if err != nil {
+		return err
+	}
+	image := bootImage(ie)
 	if f.bootsBy(config.BootVirtualMedia) {
 		u, err := f.d.AI.ImageURL(ctx, id)
 		if err != nil {
 			return err
 		}
-		local, err := f.d.Boot.CacheISO(ctx, u.URL)
+		local, err := f.d.Boot.CacheISO(ctx, image, u.URL)
 		if err != nil {
 			return err
 		}
@@ -320,7 +325,7 @@ func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return f.d.Boot.CacheIPXEArtifacts(ctx, script)
+	return f.d.Boot.CacheIPXEArtifacts(ctx, image, script)
 }
 
 // bootsBy says whether any node boots by method.

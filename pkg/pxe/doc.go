@@ -9,7 +9,9 @@
 //   - boot profiles per MAC (discovery | disk), kept in the store so a restart keeps them; the
 //     install flow drives them through the Profiles interface;
 //   - the boot artifact cache, filled from a Source: the installer's iPXE script (download and
-//     rewrite) or a discovery ISO (extract images/pxeboot/).
+//     rewrite) or a discovery ISO (extract images/pxeboot/). It holds the files of one image,
+//     named by an identity the caller gives (FillImage, Download); another identity drops
+//     them all. Downloads resume a .part only with If-Range and the validator kept beside it.
 //
 // It does not import the lab model (pkg/config) or the other services: pkg/appliance translates
 // the lab into a Config.

@@ -12,21 +12,56 @@ import (
 	"strings"
 )
 
-// download fetches url into dst: into dst+".part" first, resuming a partial file with a Range
-// request, checking the size the server announced, then renaming into place. It returns the
-// file's size. A failed download leaves the .part file for the next attempt.
+// download fetches src into dst: into dst+".part" first, renamed into place when whole. A
+// partial file is resumed only when the response that started it carried a validator (kept in
+// dst+".part.validator", see partValidator): the Range request carries it in If-Range, so a
+// server whose file changed sends the new file whole instead of the rest of the old one. It
+// returns the file's size. A failed download leaves the .part file for the next attempt.
 func download(ctx context.Context, client *http.Client, src, dst string) (int64, error) {
 	part := dst + ".part"
+	resume := true
+	for {
+		n, err := downloadOnce(ctx, client, src, part, resume)
+		if errors.Is(err, errRestart) && resume {
+			// The partial file belongs to another version of the file, or the server cannot
+			// resume it: throw it away and ask for the whole file.
+			if err := dropPart(part); err != nil {
+				return 0, err
+			}
+			resume = false
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := os.Rename(part, dst); err != nil {
+			return 0, err
+		}
+		_ = os.Remove(validatorPath(part))
+		return n, nil
+	}
+}
+
+// errRestart says a resume was refused or does not fit the partial file.
+var errRestart = errors.New("resume refused")
+
+// downloadOnce makes one request for src, resuming part when resume is set and part has a
+// validator, and leaves the whole file in part.
+func downloadOnce(ctx context.Context, client *http.Client, src, part string, resume bool) (int64, error) {
+	var prev partValidator
 	var off int64
-	if fi, err := os.Stat(part); err == nil {
-		off = fi.Size()
+	if resume {
+		prev, off = resumePoint(part)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 	if err != nil {
 		return 0, err
 	}
+	// Offsets count the bytes as stored: no transparent decompression.
+	req.Header.Set("Accept-Encoding", "identity")
 	if off > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+		req.Header.Set("If-Range", prev.ifRange())
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -37,32 +72,30 @@ func download(ctx context.Context, client *http.Client, src, dst string) (int64,
 		return 0, err
 	}
 	defer resp.Body.Close()
-	flags := os.O_WRONLY | os.O_CREATE
+	var f *os.File
 	total := int64(-1)
 	switch resp.StatusCode {
 	case http.StatusOK:
-		off, flags = 0, flags|os.O_TRUNC
-		total = resp.ContentLength
+		// A fresh download, or the server ignored the range (If-Range did not match, or it
+		// does not do ranges): the body is the whole file.
+		off, total = 0, resp.ContentLength
+		if f, err = startPart(part, newPartValidator(resp)); err != nil {
+			return 0, err
+		}
 	case http.StatusPartialContent:
 		start, size, ok := parseContentRange(resp.Header.Get("Content-Range"))
-		if !ok || start != off {
-			return 0, fmt.Errorf("bad Content-Range %q for a resume at %d", resp.Header.Get("Content-Range"), off)
+		if off == 0 || !ok || start != off || (prev.Size >= 0 && size >= 0 && size != prev.Size) || !prev.matches(resp) {
+			return 0, fmt.Errorf("%w: Content-Range %q, ETag %q, Last-Modified %q for a resume at %d of %d bytes",
+				errRestart, resp.Header.Get("Content-Range"), resp.Header.Get("ETag"), resp.Header.Get("Last-Modified"), off, prev.Size)
 		}
-		flags |= os.O_APPEND
 		total = size
-	case http.StatusRequestedRangeNotSatisfiable:
-		// The part file may already be whole: "bytes */SIZE".
-		if _, size, ok := parseContentRange(resp.Header.Get("Content-Range")); ok && size == off {
-			return off, os.Rename(part, dst)
+		if f, err = os.OpenFile(part, os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			return 0, err
 		}
-		_ = os.Remove(part)
-		return 0, fmt.Errorf("server refused a resume at %d; starting over next time", off)
+	case http.StatusRequestedRangeNotSatisfiable:
+		return 0, fmt.Errorf("%w: the server cannot serve bytes %d- (%s)", errRestart, off, resp.Status)
 	default:
 		return 0, fmt.Errorf("GET: %s", resp.Status)
-	}
-	f, err := os.OpenFile(part, flags, 0o644)
-	if err != nil {
-		return 0, err
 	}
 	n, err := io.Copy(f, resp.Body)
 	if err == nil && total >= 0 && off+n != total {
@@ -74,10 +107,60 @@ func download(ctx context.Context, client *http.Client, src, dst string) (int64,
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return 0, err
+	return off + n, err
+}
+
+// resumePoint is where part can be resumed from: its size, when its validator is known;
+// else 0 (start again).
+func resumePoint(part string) (partValidator, int64) {
+	fi, err := os.Stat(part)
+	if err != nil || fi.Size() == 0 {
+		return partValidator{}, 0
 	}
-	return off + n, os.Rename(part, dst)
+	v, ok := readPartValidator(part)
+	if !ok || (v.Size >= 0 && fi.Size() >= v.Size) {
+		return partValidator{}, 0
+	}
+	return v, fi.Size()
+}
+
+// startPart empties part and records v as the validator of what is written to it next. The
+// old validator goes first and the new one is written once part is empty, so after a crash
+// a validator never describes bytes it did not come with.
+func startPart(part string, v partValidator) (*os.File, error) {
+	if err := removeIfExists(validatorPath(part)); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if v.ETag != "" || v.LastModified != "" {
+		if err := v.write(part); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// dropPart removes a partial download and its validator.
+func dropPart(part string) error {
+	if err := removeIfExists(validatorPath(part)); err != nil {
+		return err
+	}
+	return removeIfExists(part)
+}
+
+func removeIfExists(name string) error {
+	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // downloadRetry runs download up to attempts times, resuming each time.
@@ -129,8 +212,8 @@ func redactURL(u string) string {
 	return u
 }
 
-// DownloadFile downloads src to dst (resumable, size-checked, renamed into place when whole),
-// for large files such as the discovery ISO. client nil means http.DefaultClient.
+// DownloadFile downloads src to dst (resumable when the server gives a validator,
+// size-checked, renamed into place when whole). client nil means http.DefaultClient.
 func DownloadFile(ctx context.Context, client *http.Client, src, dst string) (int64, error) {
 	if client == nil {
 		client = http.DefaultClient

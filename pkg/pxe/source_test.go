@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// installerServer serves an installer-like iPXE script and its artifacts. The first GET of
-// the rootfs is cut after half its bytes (the download must resume with a Range request).
+// installerServer serves an installer-like iPXE script and its artifacts, each with an ETag
+// of its content. The first GET of the rootfs is cut after half its bytes (the download must
+// resume with a Range request validated by If-Range).
 type installerServer struct {
 	*httptest.Server
 	mu       sync.Mutex
@@ -33,7 +34,7 @@ func newInstallerServer(t *testing.T) *installerServer {
 	}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		s.requests = append(s.requests, r.URL.Path+" "+r.Header.Get("Range"))
+		s.requests = append(s.requests, strings.TrimSpace(r.URL.Path+" "+r.Header.Get("Range")+" "+r.Header.Get("If-Range")))
 		first := r.URL.Path == "/boot-artifacts/rootfs" && !s.cut
 		if first {
 			s.cut = true
@@ -49,6 +50,7 @@ func newInstallerServer(t *testing.T) *installerServer {
 			http.NotFound(w, r)
 			return
 		}
+		w.Header().Set("ETag", fmt.Sprintf(`"%s"`, originKey(string(b))))
 		if first {
 			w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 			w.WriteHeader(200)
@@ -89,8 +91,8 @@ func TestInstallerSource(t *testing.T) {
 		}
 	}
 	reqs := strings.Join(is.reqs(), "\n")
-	if !strings.Contains(reqs, "/boot-artifacts/rootfs bytes=150000-") {
-		t.Errorf("the cut rootfs download was not resumed with a Range request:\n%s", reqs)
+	if want := fmt.Sprintf(`/boot-artifacts/rootfs bytes=150000- "%s"`, originKey(string(is.files["/boot-artifacts/rootfs"]))); !strings.Contains(reqs, want) {
+		t.Errorf("the cut rootfs download was not resumed with a Range request validated by If-Range:\n%s", reqs)
 	}
 	b, _ := os.ReadFile(filepath.Join(cache.Dir(), manifestName))
 	if strings.Contains(string(b), "SECRET") {
