@@ -106,4 +106,3 @@ type owner struct {
 	name string
 	self bool
 }
-

@@ -55,6 +55,9 @@ type Deps struct {
 	PollInterval time.Duration
 	// RetryDelay is the first wait before a failed step runs again (default 2s).
 	RetryDelay time.Duration
+	// Preflight checks the lab before anything is registered or booted; an error stops the
+	// flow (the preflight step fails permanently with it). Nil: no checks.
+	Preflight func(ctx context.Context) error
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.
