@@ -108,6 +108,7 @@ func (a *Appliance) newFlow(lab *config.Lab) (map[string]flow.Power, *flow.Flow,
 		Log:          a.log.With("service", "flow"),
 		OutputDir:    filepath.Join(a.stateDir(), OutputDir),
 		PollInterval: a.opts.PollInterval,
+		Preflight:    a.preflight,
 	})
 	return power, f, err
 }
