@@ -84,6 +84,9 @@ func probeNetwork(ctx context.Context, lab *config.Lab, n config.Network) []Resu
 	if len(targets) == 0 {
 		return []Result{ok(netTarget(n), "no reserved address on this network")}
 	}
+	if why := unusable(n); why != "" {
+		return []Result{failure(netTarget(n), fixInterfacesFirst, "cannot probe %d reserved addresses: %s", len(targets), why)}
+	}
 	ips := make([]netip.Addr, len(targets))
 	for i, t := range targets {
 		ips[i] = t.ip

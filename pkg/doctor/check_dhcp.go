@@ -42,6 +42,10 @@ func checkRogueDHCP(ctx context.Context, env *Env) []Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if why := unusable(n); why != "" {
+				results[i] = []Result{failure(netTarget(n), fixInterfacesFirst, "cannot send a DHCPDISCOVER: %s", why)}
+				return
+			}
 			results[i] = discover(ctx, n.Name, n.Interface, own)
 		}()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -217,3 +218,19 @@ func fabrics(env *Env) []config.Network {
 
 // netTarget names a lab network and its interface for a result's target column.
 func netTarget(n config.Network) string { return n.Name + " (" + n.Interface + ")" }
+
+// unusable says why ARP or DHCP cannot be sent on a network's interface ("" when they can):
+// the interfaces check reports the details, the probing checks only point there.
+func unusable(n config.Network) string {
+	ifi, err := net.InterfaceByName(n.Interface)
+	switch {
+	case err != nil:
+		return "interface " + n.Interface + " does not exist"
+	case ifi.Flags&net.FlagUp == 0:
+		return "interface " + n.Interface + " is down"
+	}
+	return ""
+}
+
+// fixInterfacesFirst is the fix of a probe that could not be sent.
+const fixInterfacesFirst = "fix what the interfaces check reports for this network first"
