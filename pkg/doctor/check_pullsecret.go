@@ -54,7 +54,13 @@ func checkPullSecret(_ context.Context, env *Env) []Result {
 	if err != nil {
 		out = append(out, failure("manifests", "fix or remove the unreadable manifest", "cannot list the registries the manifests pull from: %v", err))
 	}
-	for _, r := range append(slices.Clone(requiredRegistries), regs...) {
+	needed := slices.Clone(requiredRegistries)
+	for _, r := range regs {
+		if !slices.Contains(needed, r) {
+			needed = append(needed, r)
+		}
+	}
+	for _, r := range needed {
 		if have[r] {
 			continue
 		}
@@ -67,7 +73,7 @@ func checkPullSecret(_ context.Context, env *Env) []Result {
 		out = append(out, failure(target+" "+r, fix, "no entry for %s, and %s: image pulls from it will fail", r, why))
 	}
 	if len(out) == 0 {
-		out = append(out, ok(target, "%d entries, all user:password; covers %s", len(keys), strings.Join(append(slices.Clone(requiredRegistries), regs...), ", ")))
+		out = append(out, ok(target, "%d entries, all user:password; covers %s", len(keys), strings.Join(needed, ", ")))
 	}
 	return out
 }
