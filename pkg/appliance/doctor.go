@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
@@ -24,10 +25,12 @@ const (
 // Options.SkipPreflight names. The report is kept for the status page and metrics; an error
 // result stops the flow with the report's reason.
 func (a *Appliance) preflight(ctx context.Context) error {
-	select { // the DNS check asks the running server
-	case <-a.dns.Ready():
-	case <-ctx.Done():
-		return ctx.Err()
+	if !slices.Contains(a.opts.SkipPreflight, "dns") {
+		select { // the DNS check asks the running server
+		case <-a.dns.Ready():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	lab := a.Lab()
 	env := doctor.Env{
