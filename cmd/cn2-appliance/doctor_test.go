@@ -301,6 +301,15 @@ func TestDoctorNamespaces(t *testing.T) {
 		wantOnly(t, r, code, "address-conflicts", "172.16.0.100", "API VIP", macOf(t, d, d.tp.C1), "cluster.apiVIP")
 	})
 
+	t.Run("appliance address duplicated", func(t *testing.T) {
+		if err := dhcptest.IP("-n", d.tp.C2, "addr", "add", "10.16.0.1/24", "dev", "eth0"); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = dhcptest.IP("-n", d.tp.C2, "addr", "del", "10.16.0.1/24", "dev", "eth0") }()
+		r, code := d.report(t, healthy)
+		wantOnly(t, r, code, "interfaces", "data (srv-b)", "10.16.0.1, the appliance's own address, is also held by "+macOf(t, d, d.tp.C2))
+	})
+
 	t.Run("rogue DHCP server", func(t *testing.T) {
 		stop := d.start(t, d.tp.C2, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=eth0", "--bind-interfaces",
 			"--dhcp-range=10.16.0.150,10.16.0.199,1h", "--no-ping", "--dhcp-leasefile="+filepath.Join(d.dir, "rogue.leases"), "--pid-file=")
