@@ -16,6 +16,8 @@ packages=(
   ipxe ipxe-qemu qemu-system-x86 ovmf xorriso linux-image-cloud-amd64
   # netns topology helpers
   iproute2 bridge-utils
+  # doctor peers (cmd/cn2-appliance doctor_test.go): chronyd as the lab's NTP server
+  chrony
   # BMC peers (pkg/bmc): IPMI simulator and client, libvirtd with the test driver, Redfish clients
   openipmi ipmitool libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu libvirt-daemon-system
   redfishtool python3-sushy

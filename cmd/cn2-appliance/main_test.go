@@ -62,7 +62,7 @@ func TestPlanHasNoSecrets(t *testing.T) {
 		secrets[f] = strings.TrimSpace(string(b))
 	}
 	// Pieces of the pull secret too: its auth tokens must not appear even re-encoded.
-	secrets["pull-secret auth"] = "RkFLRS1FWEFNUExFLU5PVC1BLVJFQUwtU0VDUkVU"
+	secrets["pull-secret auth"] = "ZmFrZS11c2VyOkZBS0UtRVhBTVBMRS1OT1QtQS1SRUFMLVNFQ1JFVA=="
 
 	for _, format := range []string{"json", "text"} {
 		out, errOut, code := run(t, "plan", "-c", exampleLab, "-o", format)
@@ -90,7 +90,7 @@ func TestPlanHasNoSecrets(t *testing.T) {
 			t.Fatalf("plan -o json is not JSON: %v", err)
 		}
 		if p.Lab.Cluster.Name != "mycluster" || len(p.Reservations["data"]) != 5 || len(p.DNSZones) != 3 ||
-			len(p.ExpectedHosts) != 5 || p.InstallSteps[0] != "ensure-cluster" {
+			len(p.ExpectedHosts) != 5 || p.InstallSteps[0] != "preflight" {
 			t.Errorf("plan model incomplete: %+v", p)
 		}
 		if r := p.Reservations["data"][4]; r.MAC != "52:54:00:00:01:15" || r.IP != "10.16.0.15" {

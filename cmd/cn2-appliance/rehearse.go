@@ -58,5 +58,6 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.DurationVar(&o.Hold, "hold", 0, "keep serving the status page this long after the install (e.g. 10m)")
 	f.BoolVar(&keepState, "keep-state", false, "keep the state in --state-dir instead of a temporary folder")
+	f.StringArrayVar(&o.SkipPreflight, "skip-preflight", nil, "do not run this preflight check (repeatable; see cn2-appliance doctor --help)")
 	return cmd
 }

@@ -33,6 +33,7 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&opts.NoInstall, "no-install", false, "serve DHCP, DNS and network boot only; do not run the install flow or touch the BMCs")
+	cmd.Flags().StringArrayVar(&opts.SkipPreflight, "skip-preflight", nil, "do not run this preflight check (repeatable; see cn2-appliance doctor --help)")
 	return cmd
 }
 

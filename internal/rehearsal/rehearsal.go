@@ -44,6 +44,8 @@ type Options struct {
 	// Hold keeps the appliance serving this long after the install, so the final status page
 	// can be looked at (ctx ending stops it sooner).
 	Hold time.Duration
+	// SkipPreflight names preflight checks not to run (the rest run loopback-adjusted).
+	SkipPreflight []string
 }
 
 // Result summarises a finished rehearsal.
@@ -126,7 +128,8 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: 250 * time.Millisecond, Gatherer: reg})
+	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: 250 * time.Millisecond, Gatherer: reg,
+		Loopback: true, SkipPreflight: o.SkipPreflight})
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
+	"github.com/cn2-appliance/cn2-appliance/pkg/doctor"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
@@ -48,6 +49,7 @@ type Appliance struct {
 	powerNow map[string]string // node -> last power state seen
 
 	statusAddr atomic.Value // string
+	doctorLast atomic.Pointer[doctor.Report]
 }
 
 // Options change how the appliance reaches the outside world; the zero value is production.
@@ -62,6 +64,10 @@ type Options struct {
 	NoInstall bool
 	// Gatherer is what /metrics serves (the registry the services registered on).
 	Gatherer prometheus.Gatherer
+	// SkipPreflight names doctor checks the preflight step does not run (serve --skip-preflight).
+	SkipPreflight []string
+	// Loopback says the lab lives on loopback (the rehearsal): the preflight adjusts its checks.
+	Loopback bool
 }
 
 // New builds every service and the install flow from lab; nothing is bound until Run.
@@ -81,6 +87,15 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	a.lab.Store(lab)
 	if a.metrics, err = newServiceMetrics(reg); err != nil {
 		return nil, err
+	}
+	if err := doctor.ValidateSkip(opts.SkipPreflight); err != nil {
+		return nil, fmt.Errorf("appliance: %w", err)
+	}
+	a.loadDoctor()
+	if reg != nil {
+		if err := reg.Register(doctorCollector{a}); err != nil {
+			return nil, fmt.Errorf("appliance: doctor metrics: %w", err)
+		}
 	}
 	if !opts.NoInstall {
 		if a.power, a.flow, err = a.newFlow(lab, nil, nil); err != nil {

@@ -111,6 +111,7 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		Log:          a.log.With("service", "flow"),
 		OutputDir:    filepath.Join(a.stateDir(), OutputDir),
 		PollInterval: a.opts.PollInterval,
+		Preflight:    a.preflight,
 	})
 	return power, f, err
 }
@@ -292,8 +293,8 @@ func (a *Appliance) reloadFlow(old, next *config.Lab) error {
 		return nil
 	}
 	why := flowChanges(old, next)
-	if why == "" && a.flowStopped.Load() && !reflect.DeepEqual(old.Nodes, next.Nodes) {
-		why = "nodes"
+	if why == "" && a.flowStopped.Load() && !reflect.DeepEqual(old, next) {
+		why = "what the stopped flow waited for" // e.g. a preflight error's cause, or a BMC
 	}
 	if why != "" {
 		a.event(slog.LevelInfo, "the lab file changes "+why+": the install flow restarts with it")

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc/bmctest"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/doctor"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
@@ -25,7 +27,12 @@ import (
 // nodes; start runs the appliance's flow in the background until the test ends.
 func simLab(t *testing.T, tokens ...string) (lab *config.Lab, sim *aisim.Sim, a *Appliance, start func()) {
 	t.Helper()
-	lab = exampleLab(t)
+	return simLabWith(t, exampleLab(t), doctor.Names(), tokens...)
+}
+
+// simLabWith is simLab for a given lab, skipping the given preflight checks.
+func simLabWith(t *testing.T, lab *config.Lab, skip []string, tokens ...string) (_ *config.Lab, sim *aisim.Sim, a *Appliance, start func()) {
+	t.Helper()
 	sim, err := aisim.New(aisim.Options{TimeScale: 0.002, Auth: &aisim.Auth{OfflineTokens: tokens}})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +54,7 @@ func simLab(t *testing.T, tokens ...string) (lab *config.Lab, sim *aisim.Sim, a 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a, err = New(lab, st, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), Options{Power: power, PollInterval: 10 * time.Millisecond})
+	a, err = New(lab, st, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), Options{Power: power, PollInterval: 10 * time.Millisecond, SkipPreflight: skip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +191,50 @@ func TestReloadRebuildsAChangedBMC(t *testing.T) {
 	}
 	if other := lab.Nodes[1].Name; a.powerDrivers()[other] == nil {
 		t.Errorf("%s lost its driver", other)
+	}
+}
+
+// TestPreflightBlocksUntilTheLabIsFixed: the preflight finds a pull secret without quay.io's
+// entry and stops the flow before anything is registered; a reload with the entry added starts
+// it again, and it installs.
+func TestPreflightBlocksUntilTheLabIsFixed(t *testing.T) {
+	full := exampleLab(t)
+	var ps struct {
+		Auths map[string]any `json:"auths"`
+	}
+	if err := json.Unmarshal(full.Cluster.PullSecret.Reveal(), &ps); err != nil {
+		t.Fatal(err)
+	}
+	delete(ps.Auths, "quay.io")
+	short, err := json.Marshal(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := *full
+	broken.Cluster.PullSecret = config.NewSecret(short)
+	var skip []string
+	for _, c := range doctor.Names() {
+		if c != "pull-secret" {
+			skip = append(skip, c)
+		}
+	}
+	lab, sim, a, start := simLabWith(t, &broken, skip, "FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token")
+	start()
+	waitFor(t, "the preflight to stop the flow", a.flowStopped.Load)
+	if s := stepState(a, "preflight"); s.State != flow.StateFailed || !strings.Contains(s.LastError, "quay.io") {
+		t.Fatalf("preflight = %+v, want failed naming the registry", s)
+	}
+	if n, _, _ := sim.Counts(); n != 0 {
+		t.Fatalf("%d clusters registered before the preflight passed", n)
+	}
+	fixed := *lab
+	fixed.Cluster.PullSecret = full.Cluster.PullSecret
+	if err := a.Reload(&fixed); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the fixed lab to install", func() bool { return a.Flow().Current() == "" })
+	if c, i, h := sim.Counts(); c != 1 || i != 1 || h != 5 {
+		t.Errorf("simulator holds %d clusters, %d infra envs, %d hosts; want 1, 1, 5", c, i, h)
 	}
 }
 

@@ -83,6 +83,13 @@ func (a *Appliance) Snapshot() status.Snapshot {
 		}
 		s.Nodes = append(s.Nodes, node)
 	}
+	if r := a.DoctorReport(); r != nil {
+		d := &status.Doctor{Time: r.Time, Duration: r.Duration, Failed: r.Failed()}
+		for _, res := range r.Results {
+			d.Results = append(d.Results, status.DoctorResult{Check: res.Check, Target: res.Target, Status: string(res.Status), Message: res.Message, Fix: res.Fix})
+		}
+		s.Doctor = d
+	}
 	if events, err := a.store.RecentEvents(recentEvents); err == nil {
 		for i := len(events) - 1; i >= 0; i-- { // newest first
 			e := events[i]

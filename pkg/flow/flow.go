@@ -70,6 +70,9 @@ type Deps struct {
 	// Heartbeat, when set, is called on every turn of the flow's loops: the appliance's
 	// liveness check, so a wedged flow stops the watchdog's pings.
 	Heartbeat func()
+	// Preflight checks the lab before anything is registered or booted; an error stops the
+	// flow (the preflight step fails permanently with it). Nil: no checks.
+	Preflight func(ctx context.Context) error
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.

@@ -20,7 +20,7 @@ import (
 
 // StepNames are the flow's steps, in order.
 var StepNames = []string{
-	"ensure-cluster", "set-network-type", "ensure-infra-env", "patch-ignition", "fetch-boot-artifacts",
+	"preflight", "ensure-cluster", "set-network-type", "ensure-infra-env", "patch-ignition", "fetch-boot-artifacts",
 	"discover-control-plane", "set-vips", "discover-workers",
 	"label-dpdk-workers", "upload-manifests", "wait-ready", "install", "watch-install",
 	"fetch-credentials", "verify",
@@ -29,6 +29,15 @@ var StepNames = []string{
 func (f *Flow) steps() []Step {
 	t := f.d.Lab.AssistedInstaller.Timeouts
 	run := map[string]Step{
+		"preflight": {Run: func(ctx context.Context) error {
+			if f.d.Preflight == nil {
+				return nil
+			}
+			if err := f.d.Preflight(ctx); err != nil {
+				return Permanent(err)
+			}
+			return nil
+		}},
 		"ensure-cluster":       {Run: f.ensureCluster},
 		"set-network-type":     {Run: f.setNetworkType},
 		"ensure-infra-env":     {Run: f.ensureInfraEnv},

@@ -20,6 +20,25 @@ type Snapshot struct {
 	UnknownHosts []UnknownHost `json:"unknownHosts"`
 	Validations  []Validation  `json:"failingValidations"`
 	Events       []Event       `json:"events"`
+	// Doctor is the last preflight's report; nil before the first.
+	Doctor *Doctor `json:"doctor,omitempty"`
+}
+
+// Doctor is the last run of the preflight checks (cn2-appliance doctor).
+type Doctor struct {
+	Time     time.Time      `json:"time"`
+	Duration time.Duration  `json:"durationNanoseconds"`
+	Failed   bool           `json:"failed"` // some result is an error: the install waits
+	Results  []DoctorResult `json:"results"`
+}
+
+// DoctorResult is one finding of one check.
+type DoctorResult struct {
+	Check   string `json:"check"`
+	Target  string `json:"target"`
+	Status  string `json:"status"` // ok | skipped | warning | error
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
 }
 
 // Lab is the lab file the appliance runs.

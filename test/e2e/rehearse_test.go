@@ -48,7 +48,7 @@ func TestRehearseCommand(t *testing.T) {
 			t.Errorf("%s: %v %v", f, info, err)
 		}
 	}
-	for _, secret := range []string{"FAKE-EXAMPLE-OFFLINE-TOKEN", "RkFLRS1FWEFNUExFLU5PVC1BLVJFQUwtU0VDUkVU"} {
+	for _, secret := range []string{"FAKE-EXAMPLE-OFFLINE-TOKEN", "ZmFrZS11c2VyOkZBS0UtRVhBTVBMRS1OT1QtQS1SRUFMLVNFQ1JFVA=="} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the output shows a secret (%s...)", secret[:10])
 		}

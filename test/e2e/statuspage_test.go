@@ -275,7 +275,7 @@ func checkPage(t *testing.T, lab *config.Lab, v *pageView) {
 			}
 		}
 	}
-	for _, secret := range []string{"FAKE-EXAMPLE-OFFLINE-TOKEN", "RkFLRS1FWEFNUExFLU5PVC1BLVJFQUwtU0VDUkVU"} {
+	for _, secret := range []string{"FAKE-EXAMPLE-OFFLINE-TOKEN", "ZmFrZS11c2VyOkZBS0UtRVhBTVBMRS1OT1QtQS1SRUFMLVNFQ1JFVA=="} {
 		if strings.Contains(v.dom, secret) {
 			t.Errorf("the page shows a secret (%s...)", secret[:10])
 		}
