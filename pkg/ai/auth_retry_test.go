@@ -194,3 +194,28 @@ func TestRetry429(t *testing.T) {
 		t.Fatalf("err %v after %d attempts", err, n)
 	}
 }
+
+// TestRetryWaitsThroughSleep: the waits between tries go through the injected Sleep, grow
+// exponentially with jitter, and there is one fewer than the tries.
+func TestRetryWaitsThroughSleep(t *testing.T) {
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	c, _ := ai.New(ai.Config{URL: srv.URL, MaxAttempts: 4, BackoffBase: 100 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
+		Sleep: func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
+	if _, err := c.ListClusters(context.Background(), false); !errors.Is(err, ai.ErrUnavailable) || n != 4 {
+		t.Fatalf("err %v after %d tries", err, n)
+	}
+	if len(waits) != 3 {
+		t.Fatalf("waits %v, want 3", waits)
+	}
+	for i, w := range waits {
+		if hi := min(100*time.Millisecond<<i, 300*time.Millisecond); w < 50*time.Millisecond || w > hi {
+			t.Errorf("wait %d = %s, want within [50ms, %s]", i+1, w, hi)
+		}
+	}
+}
