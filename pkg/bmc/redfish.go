@@ -93,7 +93,9 @@ func noSessions(err error) bool {
 	return strings.Contains(err.Error(), "no target provided")
 }
 
-// redfishErr marks authentication and not-found answers so the Client does not retry them.
+// redfishErr marks what an error answer says about retrying: authentication, not-found and
+// invalid-request answers are permanent; 503 and 429 say nothing was done. Other answers (a
+// 500 above all) are left as they are: the request may have been carried out.
 func redfishErr(err error) error {
 	var re *schemas.Error
 	if errors.As(err, &re) {
@@ -104,6 +106,8 @@ func redfishErr(err error) error {
 			return fmt.Errorf("%w: %w", ErrNotFound, err)
 		case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusNotImplemented:
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+			return notSent(err)
 		}
 	}
 	return err
@@ -213,7 +217,7 @@ func (d *redfishDriver) PowerOff(ctx context.Context, force bool) error {
 func (d *redfishDriver) PowerCycle(ctx context.Context) error {
 	sys, err := d.system(ctx)
 	if err != nil {
-		return err
+		return notSent(err)
 	}
 	if redfishPower(sys.PowerState) == PowerOff {
 		return d.reset(sys, schemas.OnResetType, schemas.ForceOnResetType, schemas.PushPowerButtonResetType)
