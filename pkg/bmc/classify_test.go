@@ -26,11 +26,15 @@ func (timeoutErr) Timeout() bool { return true }
 // TestNextStep: operation x error class -> retry / read the state / give up. The errors are
 // built the way the drivers and their libraries build them.
 func TestNextStep(t *testing.T) {
-	post := func(err error) error { return &url.Error{Op: "Post", URL: "https://bmc/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", Err: err} }
+	post := func(err error) error {
+		return &url.Error{Op: "Post", URL: "https://bmc/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", Err: err}
+	}
 	ipmiCC := func(cc types.CompletionCode) error {
 		return fmt.Errorf("chassis control power cycle: %w", ipmiErr(types.NewResponseError(cc, "ipmiRes CompletionCode is not normal")))
 	}
-	redfishAnswer := func(code int) error { return fmt.Errorf("reset ForceRestart: %w", redfishErr(schemas.ConstructError(code, []byte("{}")))) }
+	redfishAnswer := func(code int) error {
+		return fmt.Errorf("reset ForceRestart: %w", redfishErr(schemas.ConstructError(code, []byte("{}"))))
+	}
 	udp := func(op string, err error) error {
 		return fmt.Errorf("chassis control power cycle: IPMI LAN: exchange failed: %w", &net.OpError{Op: op, Net: "udp", Err: err})
 	}

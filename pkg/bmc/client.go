@@ -315,7 +315,7 @@ func (c *Client) settleCycle(ctx context.Context, cause error, tries *int, secre
 	})
 	switch {
 	case !read:
-		return fmt.Errorf("%w: the power cycle's reply was lost (%w), and reading the power state failed: %w", ErrOutcomeUnknown, cause, err)
+		return fmt.Errorf("%w: the power cycle's reply was lost (%w), and reading the power state failed: %v", ErrOutcomeUnknown, cause, err)
 	case err != nil:
 		return fmt.Errorf("the power cycle's reply was lost (%w); the node was off, and powering it on failed: %w", cause, err)
 	}

@@ -50,10 +50,10 @@ func (m *Metrics) observe(driver, op string, seconds float64, err error) {
 	}
 	res := ResultOK
 	switch {
-	case errors.Is(err, ErrNotSupported):
-		res = ResultNotSupported
 	case errors.Is(err, ErrOutcomeUnknown):
 		res = ResultOutcomeUnknown
+	case errors.Is(err, ErrNotSupported):
+		res = ResultNotSupported
 	case err != nil:
 		res = ResultError
 	}

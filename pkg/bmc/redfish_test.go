@@ -174,15 +174,6 @@ func TestRedfishWrongCredentials(t *testing.T) {
 	}
 }
 
-func TestRedfishTLSVerification(t *testing.T) {
-	fake := bmctest.NewRedfish(t, bmctest.RedfishOptions{TLS: true})
-	c := redfishClient(t, fake, "", func(c *bmc.Config) { c.Insecure = false; c.Attempts = 1 })
-	_, err := c.PowerState(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("err = %v, want a certificate error", err)
-	}
-}
-
 func TestRedfishSystemSelection(t *testing.T) {
 	fake := bmctest.NewRedfish(t, bmctest.RedfishOptions{})
 	c := redfishClient(t, fake, "", func(c *bmc.Config) { c.SystemID = "437XR1138R2" })
