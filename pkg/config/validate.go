@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 var (
@@ -393,6 +394,9 @@ func (v *validator) nics(p string, n Node, macs map[MAC]string, ips map[netip.Ad
 func (v *validator) bmc(p string, b BMC) {
 	if !v.required(p+".driver", b.Driver != "", "give redfish, ipmi or libvirt, and the fields that driver needs") {
 		return
+	}
+	if t := b.Timeout.D(); t < time.Second || t > 5*time.Minute {
+		v.ps.errorf(p+".timeout", "%s is out of range; want 1s to 5m for one try of a BMC call", t)
 	}
 	credentials := func() {
 		if b.Username != "" && b.UsernameFile != "" {
