@@ -232,7 +232,10 @@ func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(co
 		c.closeQuietly()
 		return err
 	})
-	if outcomeUnknown && ctx.Err() == nil {
+	switch {
+	case outcomeUnknown && ctx.Err() != nil:
+		err = fmt.Errorf("%w: the power cycle's reply was lost, and the operation was stopped: %w", ErrOutcomeUnknown, err)
+	case outcomeUnknown:
 		err = c.settleCycle(ctx, err, &tries, secrets)
 	}
 	elapsed := time.Since(start)

@@ -195,17 +195,21 @@ func redfishPower(p schemas.PowerState) PowerState {
 	return PowerUnknown
 }
 
+// PowerOn sends On (or ForceOn, or a push of the power button) to a node that is off. A node
+// already powering on is left alone: a second push of the button would turn it off again.
 func (d *redfishDriver) PowerOn(ctx context.Context) error {
 	sys, err := d.system(ctx)
-	if err != nil || redfishPower(sys.PowerState) == PowerOn {
+	if err != nil || redfishPower(sys.PowerState) == PowerOn || sys.PowerState == schemas.PoweringOnPowerState {
 		return err
 	}
 	return d.reset(sys, schemas.OnResetType, schemas.ForceOnResetType, schemas.PushPowerButtonResetType)
 }
 
+// PowerOff forces a node off, or asks it to shut down; a node already shutting down is left to
+// it, unless the power is to be forced off.
 func (d *redfishDriver) PowerOff(ctx context.Context, force bool) error {
 	sys, err := d.system(ctx)
-	if err != nil || redfishPower(sys.PowerState) == PowerOff {
+	if err != nil || redfishPower(sys.PowerState) == PowerOff || (!force && sys.PowerState == schemas.PoweringOffPowerState) {
 		return err
 	}
 	if force {
