@@ -68,6 +68,8 @@ type Runner struct {
 	steps []Step
 	// RetryDelay is the first wait after a failed step; it doubles up to a minute.
 	RetryDelay time.Duration
+	// Heartbeat is called before every step attempt (liveness; may be nil).
+	Heartbeat func()
 
 	mu      sync.Mutex
 	records []StepRecord
@@ -141,6 +143,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.log.Warn("flow: step failed; retrying", "step", step.Name, "err", err, "retry_in", wait)
 		}}
 		err := retry.Do(ctx, policy, func(int) error {
+			if r.Heartbeat != nil {
+				r.Heartbeat()
+			}
 			err := r.runStep(ctx, i, step)
 			var perm permanentError
 			if errors.As(err, &perm) {
