@@ -55,6 +55,14 @@ func nextStep(op string, err error) next {
 	return tryAgain
 }
 
+// IsPermanent reports whether retrying the operation that failed with err cannot help, by the
+// Client's own rules: authentication (after the one re-login), certificates, invalid or
+// unsupported requests, a missing system or domain, IPMI's "unspecified error". A stopped
+// context is not permanent.
+func IsPermanent(err error) bool {
+	return err != nil && classify(err) == hopeless && !errors.Is(err, context.Canceled)
+}
+
 func classify(err error) errClass {
 	var (
 		ns   notSentError

@@ -89,6 +89,10 @@ func TestNextStep(t *testing.T) {
 			if got := nextStep(OpPowerCycle, tc.err); got != tc.cycle {
 				t.Errorf("%s: %s, want %s (%v)", OpPowerCycle, got, tc.cycle, tc.err)
 			}
+			wantPermanent := tc.idempotent == giveUp && !errors.Is(tc.err, context.Canceled)
+			if got := IsPermanent(newOpError(Config{Node: "n1"}, OpPowerState, 1, tc.err)); got != wantPermanent {
+				t.Errorf("IsPermanent = %t, want %t", got, wantPermanent)
+			}
 		})
 	}
 }
