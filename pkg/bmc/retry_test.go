@@ -160,28 +160,46 @@ func TestRedfishNeverAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
+	accepted := make(chan net.Conn, 100)
 	go func() {
-		defer close(done)
+		defer close(accepted)
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, conn) // held open, never answered
-			mu.Unlock()
+			accepted <- conn // held open, never answered
 		}
 	}()
+	var held []net.Conn
 	t.Cleanup(func() {
 		_ = ln.Close()
-		<-done
-		for _, c := range conns {
+		for c := range accepted {
+			held = append(held, c)
+		}
+		for _, c := range held {
 			_ = c.Close()
 		}
 	})
+	// connections counts the connections accepted since the last call: it connects once more
+	// itself and takes every connection accepted before that one.
+	connections := func() int {
+		probe, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer probe.Close()
+		n := 0
+		for c := range accepted {
+			held = append(held, c)
+			if c.RemoteAddr().String() == probe.LocalAddr().String() {
+				return n
+			}
+			n++
+		}
+		t.Fatal("listener closed")
+		return 0
+	}
 	cfg := bmc.Config{Node: "master-0", Driver: bmc.DriverRedfish, Address: "http://" + ln.Addr().String(), Username: "admin",
 		Password: "password", Timeout: 200 * time.Millisecond, Attempts: 3, Backoff: 10 * time.Millisecond}
 	for _, op := range []struct {
@@ -191,16 +209,10 @@ func TestRedfishNeverAnswers(t *testing.T) {
 		{bmc.OpPowerState, func(c *bmc.Client) error { _, err := c.PowerState(context.Background()); return err }},
 		{bmc.OpPowerCycle, func(c *bmc.Client) error { return c.PowerCycle(context.Background()) }},
 	} {
-		mu.Lock()
-		before := len(conns)
-		mu.Unlock()
 		c, _ := loggedClient(t, cfg)
 		err := op.call(c)
-		mu.Lock()
-		got := len(conns) - before
-		mu.Unlock()
-		if err == nil || !strings.Contains(err.Error(), "timed out") || attempts(t, err) != 3 || got != 3 {
-			t.Fatalf("%s: err %v, %d connections: want 3 tries", op.name, err, got)
+		if n := connections(); err == nil || !strings.Contains(err.Error(), "timed out") || attempts(t, err) != 3 || n != 3 {
+			t.Fatalf("%s: err %v, %d connections: want 3 tries", op.name, err, n)
 		}
 	}
 }
@@ -290,8 +302,8 @@ func TestIPMINeverAnswers(t *testing.T) {
 	c, _ := loggedClient(t, bmc.Config{Node: "worker-1", Driver: bmc.DriverIPMI, Address: relay.Host, Port: relay.Port,
 		Username: sim.Username, Password: sim.Password, Timeout: 600 * time.Millisecond, Attempts: 3, Backoff: 10 * time.Millisecond})
 	err := c.PowerCycle(context.Background())
-	if err == nil || attempts(t, err) != 3 || relay.Received() != 3 {
-		t.Fatalf("err %v, %d datagrams: want 3 tries of one datagram each", err, relay.Received())
+	if err == nil || attempts(t, err) != 3 || relay.Received(t) != 3 {
+		t.Fatalf("err %v, %d datagrams: want 3 tries of one datagram each", err, relay.Received(t))
 	}
 	t.Log(err)
 }

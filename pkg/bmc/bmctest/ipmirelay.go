@@ -22,6 +22,8 @@ type IPMIRelay struct {
 	mu  sync.Mutex
 	ups map[string]*net.UDPConn // client address -> its socket towards the BMC
 	in  int                     // datagrams received from clients
+	// synced: a syncMark datagram was read
+	synced chan struct{}
 	// dropWhen: lose the first reply sent once it holds; silenceAfter: then lose everything;
 	// silent: lose everything now.
 	dropWhen             func() bool
@@ -37,7 +39,7 @@ func StartIPMIRelay(t testing.TB, sim *IPMISim) *IPMIRelay {
 		t.Fatal(err)
 	}
 	r := &IPMIRelay{Host: "127.0.0.1", Port: ln.LocalAddr().(*net.UDPAddr).Port, ln: ln,
-		bmc: &net.UDPAddr{IP: net.ParseIP(sim.Host), Port: sim.Port}, ups: map[string]*net.UDPConn{}}
+		bmc: &net.UDPAddr{IP: net.ParseIP(sim.Host), Port: sim.Port}, ups: map[string]*net.UDPConn{}, synced: make(chan struct{})}
 	r.wg.Add(1)
 	go r.fromClients()
 	t.Cleanup(r.close)
@@ -61,12 +63,26 @@ func (r *IPMIRelay) Silence() {
 	r.silent = true
 }
 
-// Received is the number of datagrams clients sent, lost ones included.
-func (r *IPMIRelay) Received() int {
+// Received is the number of datagrams clients sent, lost ones included. It first sends the
+// relay a datagram of its own and waits until the relay has read it, so that every datagram
+// sent before the call is counted.
+func (r *IPMIRelay) Received(t testing.TB) int {
+	t.Helper()
+	c, err := net.DialUDP("udp4", nil, r.ln.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(syncMark)); err != nil {
+		t.Fatal(err)
+	}
+	<-r.synced
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.in
 }
+
+const syncMark = "bmctest relay: sync"
 
 func (r *IPMIRelay) close() {
 	_ = r.ln.Close()
@@ -85,6 +101,10 @@ func (r *IPMIRelay) fromClients() {
 		n, client, err := r.ln.ReadFromUDP(buf)
 		if err != nil {
 			return // closed
+		}
+		if string(buf[:n]) == syncMark {
+			r.synced <- struct{}{}
+			continue
 		}
 		pkt := slices.Clone(buf[:n])
 		r.mu.Lock()
