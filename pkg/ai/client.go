@@ -3,6 +3,8 @@ package ai
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -162,13 +164,18 @@ func (c *Client) do(ctx context.Context, req request) ([]byte, error) {
 
 // failure is the error of a failed try, marked retry.Permanent unless sending req again can
 // help: a network failure or a 5xx or 429 of a call that is safe to repeat, or a token fetch
-// that failed (nothing was sent to the service then). A refused offline token is permanent.
+// that failed (nothing was sent to the service then). A refused offline token and a
+// certificate that does not verify are permanent.
 func (c *Client) failure(req request, status int, data []byte, err error) error {
 	if err != nil {
 		if errors.Is(err, ErrAuth) {
 			return retry.Permanent(err)
 		}
+		badCert := certificateError(err)
 		err = fmt.Errorf("ai: %s: %s %s: %w", req.op, req.method, req.path, c.secrets.scrubErr(err))
+		if badCert {
+			return retry.Permanent(err)
+		}
 		if req.retry || errors.Is(err, errTokenFetch) {
 			return err
 		}
@@ -180,6 +187,18 @@ func (c *Client) failure(req request, status int, data []byte, err error) error 
 		return apiErr
 	}
 	return retry.Permanent(apiErr)
+}
+
+// certificateError reports whether err is a TLS certificate that did not verify (unknown
+// authority, wrong host, expired): the same on every try.
+func certificateError(err error) bool {
+	var (
+		cert *tls.CertificateVerificationError
+		ua   x509.UnknownAuthorityError
+		ci   x509.CertificateInvalidError
+		hn   x509.HostnameError
+	)
+	return errors.As(err, &cert) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &hn)
 }
 
 // refusedToken reports whether an answer says the access token was refused.
