@@ -3,9 +3,13 @@ package ai_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,5 +196,65 @@ func TestRetry429(t *testing.T) {
 	c, _ := ai.New(ai.Config{URL: srv.URL, Sleep: func(ctx context.Context, _ time.Duration) error { return nil }})
 	if _, err := c.ListClusters(context.Background(), false); err != nil || n != 2 {
 		t.Fatalf("err %v after %d attempts", err, n)
+	}
+}
+
+// TestRetryWaitsThroughSleep: the waits between tries go through the injected Sleep, grow
+// exponentially with jitter, and there is one fewer than the tries.
+func TestRetryWaitsThroughSleep(t *testing.T) {
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	c, _ := ai.New(ai.Config{URL: srv.URL, MaxAttempts: 4, BackoffBase: 100 * time.Millisecond, BackoffMax: 300 * time.Millisecond,
+		Sleep: func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
+	if _, err := c.ListClusters(context.Background(), false); !errors.Is(err, ai.ErrUnavailable) || n != 4 {
+		t.Fatalf("err %v after %d tries", err, n)
+	}
+	if len(waits) != 3 {
+		t.Fatalf("waits %v, want 3", waits)
+	}
+	for i, w := range waits {
+		if hi := min(100*time.Millisecond<<i, 300*time.Millisecond); w < 50*time.Millisecond || w > hi {
+			t.Errorf("wait %d = %s, want within [50ms, %s]", i+1, w, hi)
+		}
+	}
+}
+
+// TestCertificateErrorNotRetried: a service whose certificate no CA vouches for fails at once,
+// the API call and the token fetch alike.
+func TestCertificateErrorNotRetried(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("[]")) }))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	for _, cfg := range []ai.Config{
+		{URL: srv.URL},
+		{URL: srv.URL, OfflineToken: offlineToken, TokenURL: srv.URL + "/token"},
+	} {
+		mu.Lock()
+		conns = 0
+		mu.Unlock()
+		cfg.Sleep = func(ctx context.Context, _ time.Duration) error { return nil }
+		c, _ := ai.New(cfg)
+		_, err := c.ListClusters(context.Background(), false)
+		mu.Lock()
+		n := conns
+		mu.Unlock()
+		if err == nil || !strings.Contains(err.Error(), "certificate") || n != 1 {
+			t.Fatalf("token %t: err %v after %d connections, want a certificate error after 1", cfg.OfflineToken != "", err, n)
+		}
 	}
 }

@@ -3,15 +3,18 @@ package ai
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/retry"
 )
 
 // APIBasePath is where the service's REST API lives below its URL.
@@ -89,7 +92,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleepCtx
+		cfg.Sleep = retry.Sleep
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -101,17 +104,6 @@ func New(cfg Config) (*Client, error) {
 		c.secrets.add(cfg.OfflineToken)
 	}
 	return c, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // request is one API call.
@@ -137,46 +129,88 @@ func (c *Client) do(ctx context.Context, req request) ([]byte, error) {
 		body = b
 	}
 	refreshed := false
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		status, data, err := c.attempt(ctx, req, body)
-		c.metrics.observe(req.op, status, err)
-		if err == nil && status/100 == 2 {
-			return data, nil
-		}
-		var retryable bool
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("ai: %s: %w", req.op, ctx.Err())
-			}
-			if errors.Is(err, ErrAuth) {
-				return nil, err
-			}
-			lastErr = fmt.Errorf("ai: %s: %s %s: %w", req.op, req.method, req.path, c.secrets.scrubErr(err))
-			// A failed token fetch sent nothing to the service: always safe to repeat.
-			retryable = req.retry || errors.Is(err, errTokenFetch)
-		} else {
-			code, reason := parseAPIError(status, data)
-			apiErr := &APIError{Op: req.op, Method: req.method, Path: req.path, Status: status,
-				Code: code, Reason: c.secrets.scrub(reason)}
-			if c.tokens != nil && !refreshed && tokenExpired(status, reason) {
-				// The request was refused at the door: refresh and retry once, whatever the method.
+	var data []byte
+	var lastErr error // the last failure of the service or the network
+	err := retry.Do(ctx, c.retryPolicy(), func(int) error {
+		for {
+			status, d, err := c.attempt(ctx, req, body)
+			c.metrics.observe(req.op, status, err)
+			switch {
+			case err == nil && status/100 == 2:
+				data = d
+				return nil
+			case err != nil && ctx.Err() != nil:
+				return ctx.Err()
+			case err == nil && c.tokens != nil && !refreshed && refusedToken(status, d):
+				// The request was refused at the door: refresh and send it again at once,
+				// whatever the method; this does not count as a try.
 				refreshed = true
 				c.tokens.invalidate()
 				c.log.Debug("ai: access token refused, refreshing", "op", req.op, "status", status)
-				attempt--
 				continue
 			}
-			lastErr = apiErr
-			retryable = req.retry && (status >= 500 || status == http.StatusTooManyRequests)
+			lastErr = c.failure(req, status, d, err)
+			return lastErr
 		}
-		if !retryable || attempt >= c.cfg.MaxAttempts {
-			return nil, lastErr
+	})
+	if err != nil && ctx.Err() != nil {
+		if lastErr == nil {
+			return nil, fmt.Errorf("ai: %s: %w", req.op, ctx.Err())
 		}
-		if err := c.cfg.Sleep(ctx, c.backoff(attempt)); err != nil {
-			return nil, fmt.Errorf("ai: %s: %w (last error: %v)", req.op, err, lastErr)
-		}
+		return nil, fmt.Errorf("ai: %s: %w (last error: %v)", req.op, ctx.Err(), lastErr)
 	}
+	return data, err
+}
+
+// failure is the error of a failed try, marked retry.Permanent unless sending req again can
+// help: a network failure or a 5xx or 429 of a call that is safe to repeat, or a token fetch
+// that failed (nothing was sent to the service then). A refused offline token and a
+// certificate that does not verify are permanent.
+func (c *Client) failure(req request, status int, data []byte, err error) error {
+	if err != nil {
+		if errors.Is(err, ErrAuth) {
+			return retry.Permanent(err)
+		}
+		badCert := certificateError(err)
+		err = fmt.Errorf("ai: %s: %s %s: %w", req.op, req.method, req.path, c.secrets.scrubErr(err))
+		if badCert {
+			return retry.Permanent(err)
+		}
+		if req.retry || errors.Is(err, errTokenFetch) {
+			return err
+		}
+		return retry.Permanent(err)
+	}
+	code, reason := parseAPIError(status, data)
+	apiErr := &APIError{Op: req.op, Method: req.method, Path: req.path, Status: status, Code: code, Reason: c.secrets.scrub(reason)}
+	if req.retry && (status >= 500 || status == http.StatusTooManyRequests) {
+		return apiErr
+	}
+	return retry.Permanent(apiErr)
+}
+
+// certificateError reports whether err is a TLS certificate that did not verify (unknown
+// authority, wrong host, expired): the same on every try.
+func certificateError(err error) bool {
+	var (
+		cert *tls.CertificateVerificationError
+		ua   x509.UnknownAuthorityError
+		ci   x509.CertificateInvalidError
+		hn   x509.HostnameError
+	)
+	return errors.As(err, &cert) || errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &hn)
+}
+
+// refusedToken reports whether an answer says the access token was refused.
+func refusedToken(status int, data []byte) bool {
+	_, reason := parseAPIError(status, data)
+	return tokenExpired(status, reason)
+}
+
+// retryPolicy: MaxAttempts tries of a call that is safe to repeat, exponential waits with
+// full jitter from BackoffBase up to BackoffMax, through the injectable Sleep.
+func (c *Client) retryPolicy() retry.Policy {
+	return retry.Policy{Tries: c.cfg.MaxAttempts, First: c.cfg.BackoffBase, Max: c.cfg.BackoffMax, Jitter: true, Sleep: c.cfg.Sleep}
 }
 
 var errTokenFetch = errors.New("token fetch failed")
@@ -229,17 +263,4 @@ func (c *Client) attempt(ctx context.Context, req request, body []byte) (int, []
 	c.log.Debug("ai: request", "op", req.op, "method", req.method, "path", req.path,
 		"status", resp.StatusCode, "duration", c.cfg.Now().Sub(start))
 	return resp.StatusCode, data, nil
-}
-
-// backoff is exponential with full jitter: uniform in [base/2, min(max, base·2^(n-1))].
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.BackoffBase << (attempt - 1)
-	if d <= 0 || d > c.cfg.BackoffMax {
-		d = c.cfg.BackoffMax
-	}
-	lo := c.cfg.BackoffBase / 2
-	if d <= lo {
-		return d
-	}
-	return lo + rand.N(d-lo)
 }

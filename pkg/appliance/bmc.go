@@ -6,8 +6,9 @@ import (
 )
 
 // BMCConfig is the bmc driver configuration of a node: the lab's BMC block as it is, the node's
-// name for errors and logs, and the password revealed for the driver that sends it. Timeouts
-// and retries are the bmc package's defaults.
+// name for errors and logs, and the password revealed for the driver that sends it. The per-try
+// timeout is the lab's (nodes[].bmc.timeout); the tries and backoff are the bmc package's
+// defaults.
 func BMCConfig(n config.Node) bmc.Config {
 	b := n.BMC
 	return bmc.Config{
@@ -22,5 +23,6 @@ func BMCConfig(n config.Node) bmc.Config {
 		CipherSuite: b.CipherSuite,
 		URI:         b.URI,
 		Domain:      b.Domain,
+		Timeout:     b.Timeout.D(),
 	}
 }

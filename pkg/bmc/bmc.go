@@ -22,6 +22,10 @@ var (
 	ErrAuth         = errors.New("authentication failed")
 	ErrNotFound     = errors.New("not found")
 	ErrInvalid      = errors.New("invalid request")
+	// ErrOutcomeUnknown: a power cycle was sent, its reply was lost, and the power state
+	// could not be read afterwards, so whether the node cycled is not known. The Client does
+	// not send it again; the caller decides (look again later, power on, ...).
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 )
 
 // PowerState is a node's power state as the BMC reports it.
@@ -167,13 +171,19 @@ type Config struct {
 	URI    string // e.g. qemu:///system, test+unix:///default?socket=/path, qemu+tcp://host/system
 	Domain string // name or UUID
 
-	// Timeout bounds one attempt of one operation (default 30s); Attempts bounds the tries
-	// of an operation that fails for a transient reason (default 3); Backoff is the first
-	// wait between tries, doubled after each (default 1s, at most 10s).
+	// Timeout bounds one try of one operation (default 10s); Attempts bounds the tries of an
+	// operation that fails for a reason a retry can help (default 3); Backoff is the first
+	// wait between tries, doubled after each (default 1s, at most 10s). An operation thus
+	// ends within Attempts tries: 3 x 10s + 1s + 2s = 33s by default. A session the BMC has
+	// dropped adds one immediate re-login try; a power cycle whose reply was lost takes up to
+	// Attempts more tries to read the power state (and power on a node found off).
 	Timeout  time.Duration
 	Attempts int
 	Backoff  time.Duration
 }
+
+// DefaultTimeout bounds one try of one BMC operation when Config.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
 
 const redacted = "[redacted]"
 
@@ -198,7 +208,7 @@ func (c Config) LogValue() slog.Value {
 
 func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
-		c.Timeout = 30 * time.Second
+		c.Timeout = DefaultTimeout
 	}
 	if c.Attempts <= 0 {
 		c.Attempts = 3

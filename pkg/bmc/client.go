@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/retry"
 )
 
 // Operation names, as they appear in errors, logs and metrics.
@@ -22,9 +24,13 @@ const (
 	OpProbe         = "probe"
 )
 
-// Client drives one node's BMC through its driver. Operations are serialised; each attempt
-// has the configured timeout, transient failures are retried with backoff, and the
-// connection is reopened after a failure. Safe for concurrent use.
+// Client drives one node's BMC through its driver. Operations are serialised; each try has the
+// configured timeout and the connection is reopened after a failure. Failures are retried
+// (retry.Do) by what they say and what the operation is: permanent ones (authentication after
+// one re-login of a dropped session, certificates, invalid or unsupported requests, IPMI
+// "unspecified error") never; idempotent operations after any other failure; a power cycle
+// only when it certainly was not carried out, else the power state decides (see settleCycle).
+// Safe for concurrent use.
 type Client struct {
 	cfg     Config
 	drv     Driver
@@ -192,8 +198,10 @@ func (c *Client) Probe(ctx context.Context) (Info, error) {
 	return info, err
 }
 
-// do runs one operation: open the connection if needed, run fn with a per-attempt timeout,
-// retry transient failures with backoff, close the connection after a failure, log, count.
+// do runs one operation: each try opens the connection if needed and runs fn under the
+// per-try timeout; what a failed try leads to (try again, give up, read the power state) is
+// nextStep's decision; the connection is closed after a failure that may be retried. Then it
+// logs and counts the operation.
 func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(context.Context) error, attrs ...slog.Attr) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -206,51 +214,38 @@ func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(co
 			attrs[i] = slog.String("image", shown)
 		}
 	}
-	wait := c.cfg.Backoff
-	var err error
-	attempt := 0
-	for attempt < c.cfg.Attempts {
-		attempt++
-		var reused bool
-		reused, err = c.attempt(ctx, fn)
-		if err != nil && reused && errors.Is(err, ErrAuth) && ctx.Err() == nil {
-			// A session the BMC has since dropped (expired, BMC rebooted): log in again
-			// at once, once.
-			c.closeQuietly()
-			attempt++
-			_, err = c.attempt(ctx, fn)
+	tries := 0
+	outcomeUnknown := false
+	err := retry.Do(ctx, c.policy(op, secrets), func(int) error {
+		err := c.try(ctx, fn, &tries)
+		if err == nil {
+			return nil
 		}
-		if err == nil || permanent(err) || ctx.Err() != nil {
-			break
+		switch nextStep(op, err) {
+		case giveUp:
+			return retry.Permanent(err)
+		case readState:
+			outcomeUnknown = true
+			c.closeQuietly()
+			return retry.Permanent(err)
 		}
 		c.closeQuietly()
-		if attempt == c.cfg.Attempts {
-			break
-		}
-		c.log.Debug("bmc: retrying", "node", c.cfg.Node, "driver", c.cfg.Driver, "op", op, "attempt", attempt,
-			"wait", wait, "err", scrub(err.Error(), secrets...))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wait = min(2*wait, 10*time.Second)
-	}
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
+		return err
+	})
+	switch {
+	case outcomeUnknown && ctx.Err() != nil:
+		err = fmt.Errorf("%w: the power cycle's reply was lost, and the operation was stopped: %w", ErrOutcomeUnknown, err)
+	case outcomeUnknown:
+		err = c.settleCycle(ctx, err, &tries, secrets)
 	}
 	elapsed := time.Since(start)
 	c.metrics.observe(c.cfg.Driver, op, elapsed.Seconds(), err)
-	args := []any{"node", c.cfg.Node, "driver", c.cfg.Driver, "op", op, "duration", elapsed.Round(time.Millisecond), "attempts", attempt}
+	args := []any{"node", c.cfg.Node, "driver", c.cfg.Driver, "op", op, "duration", elapsed.Round(time.Millisecond), "attempts", tries}
 	for _, a := range attrs {
 		args = append(args, a)
 	}
 	if err != nil {
-		oe := newOpError(c.cfg, op, attempt, err, secrets...)
+		oe := newOpError(c.cfg, op, tries, err, secrets...)
 		lv := slog.LevelWarn
 		if errors.Is(err, ErrNotSupported) {
 			lv = slog.LevelInfo
@@ -262,8 +257,83 @@ func (c *Client) do(ctx context.Context, op string, level slog.Level, fn func(co
 	return nil
 }
 
-// attempt runs fn once under the per-attempt timeout, opening the connection first if needed;
-// reused says whether the connection was already open.
+// policy is the retry policy of every operation: Attempts tries, Backoff doubling up to 10s.
+func (c *Client) policy(op string, secrets []string) retry.Policy {
+	return retry.Policy{Tries: c.cfg.Attempts, First: c.cfg.Backoff, Max: 10 * time.Second,
+		OnRetry: func(try int, err error, wait time.Duration) {
+			c.log.Debug("bmc: retrying", "node", c.cfg.Node, "driver", c.cfg.Driver, "op", op, "attempt", try,
+				"wait", wait, "err", scrub(err.Error(), secrets...))
+		}}
+}
+
+// try runs fn once. A session the BMC has since dropped (ErrAuth on a connection that was
+// already open: expired, BMC rebooted) is logged in again at once, once; that counts as a try.
+// An authentication failure means the BMC refused the request, so this is safe for a power
+// cycle too.
+func (c *Client) try(ctx context.Context, fn func(context.Context) error, tries *int) error {
+	*tries++
+	reused, err := c.attempt(ctx, fn)
+	if err != nil && reused && errors.Is(err, ErrAuth) && ctx.Err() == nil {
+		c.closeQuietly()
+		*tries++
+		_, err = c.attempt(ctx, fn)
+	}
+	return err
+}
+
+// settleCycle decides a power cycle whose outcome is unknown (cause: its reply was lost)
+// without sending it again: it reads the power state, under the same retry policy. On: the
+// cycle is taken as done. Off: the node is powered on (idempotent). Unreadable:
+// ErrOutcomeUnknown. The decision is logged at warn.
+func (c *Client) settleCycle(ctx context.Context, cause error, tries *int, secrets []string) error {
+	stater, canRead := c.drv.(PowerStater)
+	oner, canPowerOn := c.drv.(PowerOner)
+	if !canRead || !canPowerOn {
+		return fmt.Errorf("%w: the power cycle's reply was lost (%w) and the driver cannot read the power state and power on", ErrOutcomeUnknown, cause)
+	}
+	read, poweredOn := false, false
+	err := retry.Do(ctx, c.policy(OpPowerCycle, secrets), func(int) error {
+		err := c.try(ctx, func(ctx context.Context) error {
+			st, err := stater.PowerState(ctx)
+			switch {
+			case err != nil:
+				return err
+			case st == PowerOn:
+				read = true
+				return nil
+			case st == PowerOff:
+				read, poweredOn = true, true
+				return oner.PowerOn(ctx)
+			}
+			return fmt.Errorf("the BMC reports power state %q", st)
+		}, tries)
+		if err == nil {
+			return nil
+		}
+		if nextStep(OpPowerState, err) == giveUp {
+			return retry.Permanent(err)
+		}
+		c.closeQuietly()
+		return err
+	})
+	switch {
+	case !read:
+		return fmt.Errorf("%w: the power cycle's reply was lost (%w), and reading the power state failed: %v", ErrOutcomeUnknown, cause, err)
+	case err != nil:
+		return fmt.Errorf("the power cycle's reply was lost (%w); the node was off, and powering it on failed: %w", cause, err)
+	}
+	decided := "the node is on: the power cycle is taken as done"
+	if poweredOn {
+		decided = "the node was off: powered it on"
+	}
+	c.log.Warn("bmc: power cycle outcome unknown", "node", c.cfg.Node, "driver", c.cfg.Driver, "op", OpPowerCycle,
+		"decided", decided, "err", scrub(cause.Error(), secrets...))
+	return nil
+}
+
+// attempt runs fn once under the per-try timeout, opening the connection first if needed;
+// reused says whether the connection was already open. A failure to open is marked notSent:
+// nothing was asked of the BMC yet.
 func (c *Client) attempt(ctx context.Context, fn func(context.Context) error) (reused bool, err error) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -271,7 +341,10 @@ func (c *Client) attempt(ctx context.Context, fn func(context.Context) error) (r
 	if !c.open {
 		if err := c.drv.Open(actx); err != nil {
 			c.closeQuietly()
-			return false, fmt.Errorf("connect: %w", err)
+			if actx.Err() != nil && ctx.Err() == nil {
+				err = fmt.Errorf("timed out after %s: %w", c.cfg.Timeout, err)
+			}
+			return false, notSent(fmt.Errorf("connect: %w", err))
 		}
 		c.open = true
 	}

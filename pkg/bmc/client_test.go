@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,5 +204,66 @@ func TestClientHidesImageCredentials(t *testing.T) {
 	err := c.InsertMedia(context.Background(), "https://iso:iso-pass-77@files.example/x.iso")
 	if err == nil || strings.Contains(err.Error(), "iso-pass-77") || strings.Contains(log.String(), "iso-pass-77") {
 		t.Fatalf("err %v\nlog %s", err, log.String())
+	}
+}
+
+// cycler is a driver whose power cycles fail with the errors given, in turn; its power state
+// fails with stateErr when set.
+type cycler struct {
+	flaky
+	cycleErrs []error
+	cycles    int
+	stateErr  error
+	powerOns  int
+}
+
+func (c *cycler) PowerCycle(ctx context.Context) error {
+	c.cycles++
+	if len(c.cycleErrs) == 0 {
+		return nil
+	}
+	err := c.cycleErrs[0]
+	c.cycleErrs = c.cycleErrs[1:]
+	return err
+}
+
+func (c *cycler) PowerState(ctx context.Context) (bmc.PowerState, error) {
+	if c.stateErr != nil {
+		return bmc.PowerUnknown, c.stateErr
+	}
+	return bmc.PowerOff, nil
+}
+
+func (c *cycler) PowerOn(ctx context.Context) error { c.powerOns++; return nil }
+
+func TestClientPowerCycle(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, tc := range []struct {
+		name             string
+		d                *cycler
+		wantErr          error
+		cycles, powerOns int
+		result           string
+	}{
+		{"refused before sending: sent again", &cycler{cycleErrs: []error{refused}}, nil, 2, 0, bmc.ResultOK},
+		{"reply lost, node off: powered on", &cycler{cycleErrs: []error{io.ErrUnexpectedEOF}}, nil, 1, 1, bmc.ResultOK},
+		{"reply lost, state unreadable", &cycler{cycleErrs: []error{io.ErrUnexpectedEOF}, stateErr: io.EOF}, bmc.ErrOutcomeUnknown, 1, 0, bmc.ResultOutcomeUnknown},
+		{"reply lost, no way to read the state", &cycler{cycleErrs: []error{io.ErrUnexpectedEOF}, stateErr: bmc.ErrNotSupported}, bmc.ErrOutcomeUnknown, 1, 0, bmc.ResultOutcomeUnknown},
+		{"unsupported: not retried", &cycler{cycleErrs: []error{bmc.ErrNotSupported}}, bmc.ErrNotSupported, 1, 0, bmc.ResultNotSupported},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			c := fakeClient(t, tc.d, reg, &bytes.Buffer{})
+			err := c.PowerCycle(context.Background())
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if tc.d.cycles != tc.cycles || tc.d.powerOns != tc.powerOns {
+				t.Fatalf("%d cycles, %d power ons; want %d, %d", tc.d.cycles, tc.d.powerOns, tc.cycles, tc.powerOns)
+			}
+			if got := counter(t, reg, "fake", bmc.OpPowerCycle, tc.result); got != 1 {
+				t.Fatalf("%s counter %v", tc.result, got)
+			}
+		})
 	}
 }

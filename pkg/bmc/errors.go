@@ -1,8 +1,6 @@
 package bmc
 
 import (
-	"context"
-	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -54,10 +52,4 @@ func urlSecret(s string) (secret, shown string) {
 	}
 	pw, _ := u.User.Password()
 	return pw, u.Redacted()
-}
-
-// permanent reports whether retrying err cannot help.
-func permanent(err error) bool {
-	return errors.Is(err, ErrNotSupported) || errors.Is(err, ErrAuth) || errors.Is(err, ErrNotFound) ||
-		errors.Is(err, ErrInvalid) || errors.Is(err, context.Canceled)
 }

@@ -42,6 +42,9 @@ func newIPMI(c Config) (*ipmiDriver, error) {
 func (d *ipmiDriver) Name() string { return DriverIPMI }
 
 // Open opens an RMCP+ session with the configured cipher suite at administrator privilege.
+// go-ipmi is told not to send a datagram again when its reply does not come (WithRetry(0)):
+// the Client's retries are the only ones, and they never send a power cycle again blindly,
+// whose reply may be what was lost.
 func (d *ipmiDriver) Open(ctx context.Context) error {
 	c, err := client.NewClient(d.cfg.Address, d.cfg.Port, d.cfg.Username, d.cfg.Password)
 	if err != nil {
@@ -55,7 +58,7 @@ func (d *ipmiDriver) Open(ctx context.Context) error {
 		WithCipherSuiteID(types.CipherSuiteID(d.cfg.CipherSuite)).
 		WithMaxPrivilegeLevel(types.PrivilegeLevelAdministrator).
 		WithTimeout(timeout).
-		WithRetry(1)
+		WithRetry(0)
 	if err := c.Connect(ctx); err != nil {
 		return fmt.Errorf("open a lanplus session with %s:%d as %q (cipher suite %d): %w",
 			d.cfg.Address, d.cfg.Port, d.cfg.Username, d.cfg.CipherSuite, ipmiErr(err))
@@ -64,8 +67,35 @@ func (d *ipmiDriver) Open(ctx context.Context) error {
 	return nil
 }
 
-// ipmiErr marks refused logins as ErrAuth, so they are not retried.
+// ipmiErr marks what the BMC's answer says about retrying: a refused login or privilege is
+// ErrAuth; a completion code naming a bad or unsupported request is ErrInvalid or
+// ErrNotSupported; "unspecified error" (0xff) is hopeless; "busy" means nothing was done.
+// Other failures (timeouts above all) are left as they are: the request may have been
+// carried out.
 func ipmiErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if re, ok := types.IsResponseError(err); ok {
+		switch re.CompletionCode() {
+		case types.CodeInsufficientPrivilege:
+			return fmt.Errorf("%w: %w", ErrAuth, err)
+		case types.CodeInvalidCommand, types.CodeInvalidCommandForLUN, types.CodeNotSupported, types.CodeSubFnDisabled:
+			return fmt.Errorf("%w: %w", ErrNotSupported, err)
+		case types.CodeRequestDataTruncated, types.CodeRequestDataLengthInvalid, types.CodeRequestDataLengthLimitExceeded,
+			types.CodeParameterOutOfRange, types.CodeRequestDataFieldInvalid, types.CodeIllegalCommand:
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		case types.CodeUnspecifiedError:
+			return hopelessError{err}
+		case types.CodeNodeBusy, types.CodeCannotProvideResponseSDRRInUpdate, types.CodeCannotProvideResponseFirmwareUpdate,
+			types.CodeCannotProvideResponseBMCInitialize:
+			return notSent(err)
+		}
+		return err
+	}
+	if errors.Is(err, client.ErrRAKPAuthentication) {
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	}
 	msg := strings.ToLower(err.Error())
 	for _, s := range []string{"unauthorized name", "invalid integrity check", "rakp", "invalid authentication", "insufficient resources for session", "invalid name"} {
 		if strings.Contains(msg, s) && !strings.Contains(msg, "timeout") && !strings.Contains(msg, "i/o") {
@@ -100,7 +130,7 @@ func (d *ipmiDriver) PowerState(ctx context.Context) (PowerState, error) {
 	}
 	st, err := c.GetChassisStatus(ctx)
 	if err != nil {
-		return PowerUnknown, fmt.Errorf("get chassis status: %w", err)
+		return PowerUnknown, fmt.Errorf("get chassis status: %w", ipmiErr(err))
 	}
 	if st.PowerIsOn {
 		return PowerOn, nil
@@ -114,7 +144,7 @@ func (d *ipmiDriver) control(ctx context.Context, ctl chassis.ChassisControl, wh
 		return err
 	}
 	if _, err := c.ChassisControl(ctx, ctl); err != nil {
-		return fmt.Errorf("chassis control %s: %w", what, err)
+		return fmt.Errorf("chassis control %s: %w", what, ipmiErr(err))
 	}
 	return nil
 }
@@ -143,7 +173,7 @@ func (d *ipmiDriver) PowerOff(ctx context.Context, force bool) error {
 func (d *ipmiDriver) PowerCycle(ctx context.Context) error {
 	st, err := d.PowerState(ctx)
 	if err != nil {
-		return err
+		return notSent(err)
 	}
 	if st == PowerOff {
 		return d.control(ctx, chassis.ChassisControlPowerUp, "power up")
@@ -165,7 +195,7 @@ func (d *ipmiDriver) SetBootDevice(ctx context.Context, o BootOptions) error {
 		return err
 	}
 	if err := c.SetSystemBootOptionsParamFor(ctx, ipmiBootFlags(o)); err != nil {
-		return fmt.Errorf("set boot flags: %w", err)
+		return fmt.Errorf("set boot flags: %w", ipmiErr(err))
 	}
 	return nil
 }
@@ -191,7 +221,7 @@ func (d *ipmiDriver) Probe(ctx context.Context) (Info, error) {
 	}
 	id, err := c.GetDeviceID(ctx)
 	if err != nil {
-		return Info{}, fmt.Errorf("get device id: %w", err)
+		return Info{}, fmt.Errorf("get device id: %w", ipmiErr(err))
 	}
 	return Info{
 		Vendor:       fmt.Sprintf("IANA %d", id.ManufacturerID),

@@ -116,6 +116,9 @@ func TestIPMIWrongPassword(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "wrong-password-99") || !strings.Contains(err.Error(), "node worker-1 (ipmi): power-state") {
 		t.Fatalf("err = %v", err)
 	}
+	if !errors.Is(err, bmc.ErrAuth) || attempts(t, err) != 1 {
+		t.Fatalf("err = %v: want ErrAuth after one try", err)
+	}
 	t.Log(err)
 }
 

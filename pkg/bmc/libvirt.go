@@ -70,9 +70,15 @@ func (d *libvirtDriver) call(ctx context.Context, fn func(l *libvirt.Libvirt) er
 	}
 }
 
+// libvirtErr marks a missing domain as ErrNotFound, and any other error the daemon answered as
+// a call it did not carry out. A dropped connection is left as it is.
 func libvirtErr(err error) error {
-	if err != nil && libvirt.IsNotFound(err) {
+	var le libvirt.Error
+	switch {
+	case err != nil && libvirt.IsNotFound(err):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.As(err, &le):
+		return notSent(err)
 	}
 	return err
 }
@@ -181,7 +187,7 @@ func (d *libvirtDriver) PowerOff(ctx context.Context, force bool) error {
 func (d *libvirtDriver) PowerCycle(ctx context.Context) error {
 	st, err := d.PowerState(ctx)
 	if err != nil {
-		return err
+		return notSent(err)
 	}
 	if st == PowerOn {
 		if err := d.do(ctx, "destroy", (*libvirt.Libvirt).DomainDestroy); err != nil {

@@ -15,9 +15,10 @@ type Metrics struct {
 
 // Results counted in cn2_appliance_bmc_operations_total.
 const (
-	ResultOK           = "ok"
-	ResultError        = "error"
-	ResultNotSupported = "not_supported"
+	ResultOK             = "ok"
+	ResultError          = "error"
+	ResultNotSupported   = "not_supported"
+	ResultOutcomeUnknown = "outcome_unknown" // a power cycle whose reply was lost, state unreadable
 )
 
 // NewMetrics creates the BMC metrics and registers them on reg.
@@ -25,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cn2_appliance_bmc_operations_total",
-			Help: "BMC operations by driver, operation and result (ok, error, not_supported).",
+			Help: "BMC operations by driver, operation and result (ok, error, not_supported, outcome_unknown).",
 		}, []string{"driver", "operation", "result"}),
 		dur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "cn2_appliance_bmc_operation_duration_seconds",
@@ -49,6 +50,8 @@ func (m *Metrics) observe(driver, op string, seconds float64, err error) {
 	}
 	res := ResultOK
 	switch {
+	case errors.Is(err, ErrOutcomeUnknown):
+		res = ResultOutcomeUnknown
 	case errors.Is(err, ErrNotSupported):
 		res = ResultNotSupported
 	case err != nil:

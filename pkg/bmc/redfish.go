@@ -93,7 +93,9 @@ func noSessions(err error) bool {
 	return strings.Contains(err.Error(), "no target provided")
 }
 
-// redfishErr marks authentication and not-found answers so the Client does not retry them.
+// redfishErr marks what an error answer says about retrying: authentication, not-found and
+// invalid-request answers are permanent; 503 and 429 say nothing was done. Other answers (a
+// 500 above all) are left as they are: the request may have been carried out.
 func redfishErr(err error) error {
 	var re *schemas.Error
 	if errors.As(err, &re) {
@@ -104,6 +106,8 @@ func redfishErr(err error) error {
 			return fmt.Errorf("%w: %w", ErrNotFound, err)
 		case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusNotImplemented:
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+			return notSent(err)
 		}
 	}
 	return err
@@ -191,17 +195,21 @@ func redfishPower(p schemas.PowerState) PowerState {
 	return PowerUnknown
 }
 
+// PowerOn sends On (or ForceOn, or a push of the power button) to a node that is off. A node
+// already powering on is left alone: a second push of the button would turn it off again.
 func (d *redfishDriver) PowerOn(ctx context.Context) error {
 	sys, err := d.system(ctx)
-	if err != nil || redfishPower(sys.PowerState) == PowerOn {
+	if err != nil || redfishPower(sys.PowerState) == PowerOn || sys.PowerState == schemas.PoweringOnPowerState {
 		return err
 	}
 	return d.reset(sys, schemas.OnResetType, schemas.ForceOnResetType, schemas.PushPowerButtonResetType)
 }
 
+// PowerOff forces a node off, or asks it to shut down; a node already shutting down is left to
+// it, unless the power is to be forced off.
 func (d *redfishDriver) PowerOff(ctx context.Context, force bool) error {
 	sys, err := d.system(ctx)
-	if err != nil || redfishPower(sys.PowerState) == PowerOff {
+	if err != nil || redfishPower(sys.PowerState) == PowerOff || (!force && sys.PowerState == schemas.PoweringOffPowerState) {
 		return err
 	}
 	if force {
@@ -213,7 +221,7 @@ func (d *redfishDriver) PowerOff(ctx context.Context, force bool) error {
 func (d *redfishDriver) PowerCycle(ctx context.Context) error {
 	sys, err := d.system(ctx)
 	if err != nil {
-		return err
+		return notSent(err)
 	}
 	if redfishPower(sys.PowerState) == PowerOff {
 		return d.reset(sys, schemas.OnResetType, schemas.ForceOnResetType, schemas.PushPowerButtonResetType)

@@ -174,15 +174,6 @@ func TestRedfishWrongCredentials(t *testing.T) {
 	}
 }
 
-func TestRedfishTLSVerification(t *testing.T) {
-	fake := bmctest.NewRedfish(t, bmctest.RedfishOptions{TLS: true})
-	c := redfishClient(t, fake, "", func(c *bmc.Config) { c.Insecure = false; c.Attempts = 1 })
-	_, err := c.PowerState(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("err = %v, want a certificate error", err)
-	}
-}
-
 func TestRedfishSystemSelection(t *testing.T) {
 	fake := bmctest.NewRedfish(t, bmctest.RedfishOptions{})
 	c := redfishClient(t, fake, "", func(c *bmc.Config) { c.SystemID = "437XR1138R2" })
@@ -257,5 +248,30 @@ func TestRedfishSessionLogoutAndBasicFallback(t *testing.T) {
 	c = redfishClient(t, fake, "session")
 	if _, err := c.PowerState(context.Background()); err == nil {
 		t.Fatal("auth session against a BMC without sessions worked")
+	}
+}
+
+// TestRedfishTransitionsAreLeftAlone: power on and a graceful power off are safe to repeat
+// while the node is on its way there (a second push of the button would undo the first).
+func TestRedfishTransitionsAreLeftAlone(t *testing.T) {
+	fake := bmctest.NewRedfish(t, bmctest.RedfishOptions{ResetTypes: []string{"PushPowerButton", "ForceOff"}})
+	c := redfishClient(t, fake, "")
+	ctx := context.Background()
+	fake.SetPowerState("PoweringOn")
+	if err := c.PowerOn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fake.SetPowerState("PoweringOff")
+	if err := c.PowerOff(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Resets(); len(got) != 0 {
+		t.Fatalf("resets %v, want none", got)
+	}
+	if err := c.PowerOff(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Resets(); strings.Join(got, ",") != "ForceOff" {
+		t.Fatalf("resets %v, want ForceOff", got)
 	}
 }

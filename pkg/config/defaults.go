@@ -26,6 +26,7 @@ const (
 	DefaultHTTPPort    = 8080
 	DefaultIPMIPort    = 623
 	DefaultCipherSuite = 3 // answered by ipmi_sim and most BMCs; suite 17 is not universal
+	DefaultBMCTimeout  = Duration(10 * time.Second)
 
 	UnknownClientsPool   = "pool"
 	UnknownClientsIgnore = "ignore"
@@ -86,6 +87,7 @@ func applyDefaults(l *Lab) {
 	for i := range l.Nodes {
 		setDefault(&l.Nodes[i].BootMethod, l.Boot.Method)
 		b := &l.Nodes[i].BMC
+		setDefault(&b.Timeout, DefaultBMCTimeout)
 		if b.Driver == DriverIPMI {
 			setDefault(&b.Port, DefaultIPMIPort)
 			setDefault(&b.CipherSuite, DefaultCipherSuite)

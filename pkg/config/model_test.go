@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 )
 
 func loadBase(t *testing.T) *Lab {
@@ -178,6 +179,11 @@ func TestDefaults(t *testing.T) {
 	}
 	if b := lab.Nodes[1].BMC; b.Port != 16230 || b.CipherSuite != DefaultCipherSuite {
 		t.Errorf("ipmi defaults: %+v", b)
+	}
+	for i, want := range []Duration{DefaultBMCTimeout, DefaultBMCTimeout, DefaultBMCTimeout, Duration(30 * time.Second)} {
+		if got := lab.Nodes[i].BMC.Timeout; got != want {
+			t.Errorf("nodes[%d].bmc.timeout = %s, want %s", i, got.D(), want.D())
+		}
 	}
 	if lab.Status.Listen != DefaultStatusListen {
 		t.Errorf("status listen %v", lab.Status.Listen)

@@ -160,6 +160,9 @@ type BMC struct {
 	URI    string `yaml:"uri" json:"uri,omitempty"`
 	Domain string `yaml:"domain" json:"domain,omitempty"`
 
+	// Timeout bounds one try of one BMC call (every driver); a call makes at most 3 tries.
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+
 	Password Secret `yaml:"-" json:"-"`
 }
 

@@ -425,6 +425,9 @@ func (v *validator) bmc(p string, b BMC) {
 	if !v.required(p+".driver", b.Driver != "", "give redfish, ipmi or libvirt, and the fields that driver needs") {
 		return
 	}
+	if t := b.Timeout.D(); t < time.Second || t > 5*time.Minute {
+		v.ps.errorf(p+".timeout", "%s is out of range; want 1s to 5m for one try of a BMC call", t)
+	}
 	credentials := func() {
 		if b.Username != "" && b.UsernameFile != "" {
 			v.ps.errorf(p+".username", "give username or usernameFile, not both")

@@ -341,10 +341,7 @@ func (f *Flow) powerStep(ctx context.Context, n config.Node, p Power, step power
 func errNoPower(n config.Node) error { return fmt.Errorf("node %s has no power driver", n.Name) }
 
 // permanentBMC says whether a BMC error needs the operator: retrying cannot help.
-func permanentBMC(err error) bool {
-	return errors.Is(err, bmc.ErrAuth) || errors.Is(err, bmc.ErrNotSupported) || errors.Is(err, bmc.ErrInvalid) ||
-		errors.Is(err, bmc.ErrNotFound)
-}
+func permanentBMC(err error) bool { return bmc.IsPermanent(err) }
 
 // recordOutcomes keeps what the sent actions did, and says it in the event log.
 func (f *Flow) recordOutcomes(plan []planned, sent []int, at time.Time) error {
@@ -355,7 +352,9 @@ func (f *Flow) recordOutcomes(plan []planned, sent []int, at time.Time) error {
 			r.Pending, r.LastError = "", ""
 			if p.err != nil {
 				r.LastError = p.err.Error()
-				if p.action == ActBoot {
+				// A cycle whose outcome is unknown may have booted the node: it counts as sent,
+				// and the ladder looks again after the node's boot timeout.
+				if p.action == ActBoot && !errors.Is(p.err, bmc.ErrOutcomeUnknown) {
 					r.Boots-- // not booted: a later poll tries again, after the settle time
 					r.Remedies++
 				}

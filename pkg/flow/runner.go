@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/retry"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 )
 
@@ -130,37 +131,35 @@ func (r *Runner) update(i int, change func(*StepRecord)) error {
 	return nil
 }
 
-// Run runs every step that is not done, in order, retrying failed steps with backoff until
-// they succeed, ctx ends, or a step fails permanently.
+// Run runs every step that is not done, in order, retrying a failed step (retry.Do, no bound
+// on the tries, waits doubling from RetryDelay up to a minute) until it succeeds, ctx ends, or
+// it fails permanently.
 func (r *Runner) Run(ctx context.Context) error {
 	for i, step := range r.steps {
 		if r.Records()[i].State == StateDone {
 			continue
 		}
-		delay := r.RetryDelay
-		for {
+		policy := retry.Policy{First: r.RetryDelay, Max: maxRetryDelay, OnRetry: func(_ int, err error, wait time.Duration) {
+			r.log.Warn("flow: step failed; retrying", "step", step.Name, "err", err, "retry_in", wait)
+		}}
+		err := retry.Do(ctx, policy, func(int) error {
 			if r.Heartbeat != nil {
 				r.Heartbeat()
 			}
 			err := r.runStep(ctx, i, step)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
 			var perm permanentError
 			if errors.As(err, &perm) {
-				r.log.Error("flow: step failed; the flow stops until the lab changes", "step", step.Name, "err", err)
-				return fmt.Errorf("%w: %s: %v", ErrStopped, step.Name, err)
+				return retry.Permanent(err)
 			}
-			r.log.Warn("flow: step failed; retrying", "step", step.Name, "err", err, "retry_in", delay)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, maxRetryDelay)
+			return err
+		})
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default: // with no bound on the tries, only a permanent failure ends them
+			r.log.Error("flow: step failed; the flow stops until the lab changes", "step", step.Name, "err", err)
+			return fmt.Errorf("%w: %s: %v", ErrStopped, step.Name, err)
 		}
 	}
 	return nil

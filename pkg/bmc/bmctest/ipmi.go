@@ -33,7 +33,8 @@ case $op in
            boot)  echo "boot:$(cat $D/boot 2>/dev/null || echo default)";;
            *) echo "Invalid parameter: $p"; exit 1;;
          esac; done;;
-  set) while [ -n "$1" ]; do p=$1 v=$2; shift 2
+  set) [ -e $D/fail ] && exit 1   # FailChassisControl: ipmi_sim then answers 0xff
+       while [ -n "$1" ]; do p=$1 v=$2; shift 2
          case $p in
            power) echo "$v" > $D/power;;
            reset) echo reset >> $D/resets;;
@@ -107,6 +108,27 @@ func (s *IPMISim) Power() string { return s.read("power", "0") }
 
 // BootDevice is the boot device ipmi_sim last handed to the chassis script.
 func (s *IPMISim) BootDevice() string { return s.read("boot", "default") }
+
+// FailChassisControl makes every chassis "set" fail (or work again): ipmi_sim then answers
+// Chassis Control with completion code 0xff, unspecified error.
+func (s *IPMISim) FailChassisControl(t testing.TB, fail bool) {
+	t.Helper()
+	f := filepath.Join(s.Dir, "fail")
+	if !fail {
+		_ = os.Remove(f)
+		return
+	}
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ChassisSets counts the chassis script's "set" calls for what (e.g. "power 0": ipmi_sim powers
+// the chassis off, also as the first half of a power cycle; "power 1"; "reset 1"), failed ones
+// included.
+func (s *IPMISim) ChassisSets(what string) int {
+	return strings.Count(s.ChassisLog()+"\n", " set "+what+"\n")
+}
 
 // ChassisLog is every call of the chassis script.
 func (s *IPMISim) ChassisLog() string { return s.read("chassis.log", "") }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,6 +43,10 @@ type RedfishOptions struct {
 	NoSessions bool
 	// Username and Password are the only accepted credentials (default admin / password).
 	Username, Password string
+	// ResetTypes, when set, replaces the ResetType values the system allows (the mockup's:
+	// On, ForceOff, GracefulShutdown, GracefulRestart, ForceRestart, Nmi, ForceOn,
+	// PushPowerButton), like a BMC that only offers these.
+	ResetTypes []string
 }
 
 // Request is one request the fake received.
@@ -63,6 +68,8 @@ type Redfish struct {
 	requests []Request
 	resets   []string
 	reject   []int // status codes for the next PATCHes
+	conns    int   // connections accepted
+	drops    int   // resets still to carry out without answering
 }
 
 // MockupDir is the folder of the DMTF public-rackmount1 mockup (pkg/bmc/testdata).
@@ -84,6 +91,13 @@ func NewRedfish(t testing.TB, opts RedfishOptions) *Redfish {
 	r.reshape()
 	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
 	r.Config.ErrorLog = log.New(io.Discard, "", 0) // refused TLS handshakes are part of the tests
+	r.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			r.mu.Lock()
+			r.conns++
+			r.mu.Unlock()
+		}
+	}
 	if opts.TLS {
 		r.StartTLS()
 	} else {
@@ -144,6 +158,13 @@ func (r *Redfish) reshape() {
 	if r.opts.Strict {
 		delete(sys["Boot"].(map[string]any), "BootSourceOverrideMode")
 	}
+	if r.opts.ResetTypes != nil {
+		var allowed []any
+		for _, rt := range r.opts.ResetTypes {
+			allowed = append(allowed, rt)
+		}
+		sys["Actions"].(map[string]any)["#ComputerSystem.Reset"].(map[string]any)["ResetType@Redfish.AllowableValues"] = allowed
+	}
 }
 
 // PowerState is the system's PowerState.
@@ -199,6 +220,29 @@ func (r *Redfish) RejectNextPatch(code int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reject = append(r.reject, code)
+}
+
+// DropNextResetReply makes the next ComputerSystem.Reset happen and then closes the
+// connection without answering, as when a reply is lost: the client cannot know whether the
+// reset was carried out.
+func (r *Redfish) DropNextResetReply() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.drops++
+}
+
+// Connections is the number of connections accepted (TLS handshakes that failed included).
+func (r *Redfish) Connections() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns
+}
+
+// SetCredentials changes the only accepted credentials; open sessions stay valid.
+func (r *Redfish) SetCredentials(username, password string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.Username, r.opts.Password = username, password
 }
 
 // Sessions is the number of open sessions.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 )
@@ -49,6 +50,10 @@ func (r *Redfish) serve(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusOK, r.etag(p), doc)
 	case req.Method == http.MethodPatch:
 		r.patch(w, req, p, body)
+	case req.Method == http.MethodPost && strings.HasSuffix(p, "/Actions/ComputerSystem.Reset") && r.drops > 0:
+		r.drops--
+		r.reset(httptest.NewRecorder(), strings.TrimSuffix(p, "/Actions/ComputerSystem.Reset"), body)
+		dropConnection(w)
 	case req.Method == http.MethodPost && strings.HasSuffix(p, "/Actions/ComputerSystem.Reset"):
 		r.reset(w, strings.TrimSuffix(p, "/Actions/ComputerSystem.Reset"), body)
 	case req.Method == http.MethodPost && strings.Contains(p, "/Actions/VirtualMedia."):
@@ -258,6 +263,13 @@ func (r *Redfish) mediaAction(w http.ResponseWriter, p string, body []byte) {
 	}
 	r.versions[mp]++
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// dropConnection closes the request's connection without a word.
+func dropConnection(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, etag string, v any) {
