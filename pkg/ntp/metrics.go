@@ -57,4 +57,6 @@ func newMetrics(reg prometheus.Registerer, stratum func() float64) (*metrics, er
 	return m, nil
 }
 
-func (m *metrics) requests(result string) prometheus.Counter { return m.requestsVec.WithLabelValues(result) }
+func (m *metrics) requests(result string) prometheus.Counter {
+	return m.requestsVec.WithLabelValues(result)
+}
