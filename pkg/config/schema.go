@@ -100,9 +100,9 @@ type DNS struct {
 
 // DHCP configures the lab's DHCP servers (one per network).
 type DHCP struct {
-	Port           int          `yaml:"port" json:"port"`
-	LeaseTime      Duration     `yaml:"leaseTime" json:"leaseTime"`
-	UnknownClients string       `yaml:"unknownClients" json:"unknownClients"` // pool | ignore
+	Port           int      `yaml:"port" json:"port"`
+	LeaseTime      Duration `yaml:"leaseTime" json:"leaseTime"`
+	UnknownClients string   `yaml:"unknownClients" json:"unknownClients"` // pool | ignore
 	// NTPServers are handed out on every network that lists none of its own (option 42):
 	// servers every lab network can reach.
 	NTPServers []netip.Addr `yaml:"ntpServers" json:"ntpServers,omitempty"`
