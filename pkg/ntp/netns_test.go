@@ -86,21 +86,34 @@ func (ns *namespaces) down(t *testing.T) {
 	}
 }
 
-// inNetns returns a runner that calls f on an OS thread in namespace name. The thread is
-// never handed back to the runtime (it ends with the goroutine), so nothing else runs there.
-func inNetns(t *testing.T, name string) func(func()) {
-	return func(f func()) {
+// inNetns returns a runner that calls f on its goroutine's OS thread moved into network
+// namespace name, then moves the thread back: it may be the process's main thread, whose
+// namespace is the process's (`ip netns pids`, and so down, would take the test for one of
+// the namespace's own). If it cannot move back, the thread stays locked and ends with the
+// goroutine.
+func inNetns(name string) func(func() error) error {
+	return func(f func() error) error {
 		runtime.LockOSThread()
-		fd, err := unix.Open(filepath.Join("/run/netns", name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			return fmt.Errorf("open this thread's namespace: %w", err)
+		}
+		defer unix.Close(orig)
+		target, err := unix.Open(filepath.Join("/run/netns", name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err == nil {
-			err = unix.Setns(fd, unix.CLONE_NEWNET)
-			_ = unix.Close(fd)
+			err = unix.Setns(target, unix.CLONE_NEWNET)
+			_ = unix.Close(target)
 		}
 		if err != nil {
-			t.Errorf("enter namespace %s: %v", name, err)
-			return
+			runtime.UnlockOSThread()
+			return fmt.Errorf("enter namespace %s: %w", name, err)
 		}
-		f()
+		ferr := f()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err == nil {
+			runtime.UnlockOSThread()
+		}
+		return ferr
 	}
 }
 
@@ -162,7 +175,7 @@ func TestClientsInNamespaces(t *testing.T) {
 	ns := upNamespaces(t, "chronyd", "sntp")
 	clock := &fakeClock{}
 	listen := []netip.AddrPort{netip.MustParseAddrPort(srvAddr + ":123")}
-	s := runServer(t, Config{Listen: listen}, clock, nil, inNetns(t, ns.srv))
+	s := runServer(t, Config{Listen: listen}, clock, nil, inNetns(ns.srv))
 	host, hostErr := HostClock{}.SyncState()
 	t.Logf("this host's clock: %+v (err %v)", host, hostErr)
 	clients := []struct {

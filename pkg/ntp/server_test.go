@@ -35,9 +35,9 @@ func (c *fakeClock) set(st SyncState, err error) {
 
 var syncedState = SyncState{Synchronised: true, MaxError: 20 * time.Millisecond}
 
-// runServer runs a server with cfg until the test ends; run starts Run in its goroutine
-// (the namespace tests bind it to a network namespace first).
-func runServer(t *testing.T, cfg Config, clock SyncSource, reg prometheus.Registerer, run func(func())) *Server {
+// runServer runs a server with cfg until the test ends; run calls Run in its goroutine (the
+// namespace tests move that goroutine's thread into a network namespace first).
+func runServer(t *testing.T, cfg Config, clock SyncSource, reg prometheus.Registerer, run func(func() error) error) *Server {
 	t.Helper()
 	s, err := New(cfg, clock, reg, nil)
 	if err != nil {
@@ -45,7 +45,7 @@ func runServer(t *testing.T, cfg Config, clock SyncSource, reg prometheus.Regist
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go run(func() { done <- s.Run(ctx) })
+	go func() { done <- run(func() error { return s.Run(ctx) }) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -60,7 +60,7 @@ func runServer(t *testing.T, cfg Config, clock SyncSource, reg prometheus.Regist
 	return s
 }
 
-func inGoroutine(f func()) { f() }
+func inGoroutine(f func() error) error { return f() }
 
 // exchange sends b to the server and reads one reply.
 func exchange(t *testing.T, c *net.UDPConn, b []byte) *protocol.Packet {
