@@ -50,7 +50,8 @@ type Server struct {
 	metrics      *metrics
 	listen       []netip.AddrPort // fixed at New
 	localStratum atomic.Int32
-	syncFailing  atomic.Bool // the last sync-state read failed (logged once per failure run)
+	syncFailing  atomic.Bool            // the last sync-state read failed (logged once per failure run)
+	lastSource   atomic.Pointer[string] // the source of the last answer, to log its changes
 
 	running atomic.Bool
 	ready   chan struct{}
@@ -115,12 +116,20 @@ func (s *Server) Answering() Answer {
 	} else if s.syncFailing.Swap(false) {
 		s.log.Info("ntp: host clock's sync state readable again")
 	}
-	return answerFor(st, err, int(s.localStratum.Load()))
+	a := answerFor(st, err, int(s.localStratum.Load()))
+	if prev := s.lastSource.Swap(&a.Source); prev != nil && *prev != a.Source {
+		level := slog.LevelInfo
+		if a.Source == SourceUnsynchronised {
+			level = slog.LevelWarn
+		}
+		s.log.Log(context.Background(), level, "ntp: the host clock is now served as "+a.Source, "stratum", a.Stratum, "was", *prev)
+	}
+	return a
 }
 
-// Run binds a UDP socket on every listen address (all of them before it returns, so a
-// caller that bound the goroutine's thread to a network namespace gets them there), serves
-// until ctx is done, then closes them. It returns bind errors; nil after a clean shutdown.
+// Run binds a UDP socket on every listen address first, on the calling goroutine (so a caller
+// that moved its thread into a network namespace gets them there), serves until ctx is done,
+// then closes them. It returns bind errors; nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("ntp: run: already running")
@@ -140,7 +149,8 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, a := range s.Addrs() {
 		s.log.Info("ntp: listening", "addr", a.String())
 	}
-	if a := s.Answering(); len(conns) > 0 {
+	if len(conns) > 0 {
+		a := s.Answering()
 		s.log.Info("ntp: serving the host clock", "source", a.Source, "stratum", a.Stratum)
 	}
 	close(s.ready)
