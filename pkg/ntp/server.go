@@ -151,7 +151,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if len(conns) > 0 {
 		a := s.Answering()
-		s.log.Info("ntp: serving the host clock", "source", a.Source, "stratum", a.Stratum)
+		if a.Source == SourceUnsynchronised {
+			s.log.Warn("ntp: the host clock is not synchronised: clients are told to ignore it (stratum 16) until it is, or until the lab sets ntp.localStratum")
+		} else {
+			s.log.Info("ntp: serving the host clock", "source", a.Source, "stratum", a.Stratum)
+		}
 	}
 	close(s.ready)
 	<-ctx.Done()
