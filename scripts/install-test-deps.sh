@@ -14,6 +14,10 @@ packages=(
   # ROMs, qemu (TCG) with OVMF, xorriso for the test discovery ISO, and a kernel for the VM to
   # boot (the cloud flavour: smallest Debian kernel with virtio and serial built in)
   ipxe ipxe-qemu qemu-system-x86 ovmf xorriso linux-image-cloud-amd64
+  # NTP peers (pkg/ntp): chronyd -Q (query only, never sets the clock) and sntp, as clients of
+  # the appliance's NTP server in a test namespace. chrony replaces systemd-timesyncd (they
+  # conflict); neither runs here as a service.
+  chrony sntp
   # netns topology helpers
   iproute2 bridge-utils
   # doctor peers (cmd/cn2-appliance doctor_test.go): chronyd as the lab's NTP server

@@ -169,7 +169,7 @@ func (d *doctorTopo) labTemplate(t *testing.T, manifests map[string]string, edit
 		"url: https://api.openshift.com", "url: https://INSTALLER\n  tokenURL: https://INSTALLER"+aisim.TokenPath,
 		"interface: ens4", "interface: srv-a\n    mtu: 1500",
 		"interface: ens5", "interface: srv-b",
-		"ntpServers: [172.16.0.1]", "ntpServers: [172.16.0.250]",
+		"  unknownClients: pool\n", "  unknownClients: pool\n  ntpServers: [172.16.0.250]\n",
 	).Replace(string(raw))
 	if edit != nil {
 		lab = edit(lab)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 
@@ -17,6 +18,7 @@ import (
 type plan struct {
 	Lab           *config.Lab                     `json:"lab"`
 	Reservations  map[string][]config.Reservation `json:"dhcpReservations"`
+	NTPServers    map[string][]netip.AddrPort     `json:"ntpServers"` // per network: what DHCP hands out, with the port asked`
 	DNSZones      []config.DNSZone                `json:"dnsZones"`
 	ExpectedHosts []config.ExpectedHost           `json:"expectedHosts"`
 	Boot          []config.BootStep               `json:"bootPlan"`
@@ -27,6 +29,7 @@ func newPlan(lab *config.Lab) plan {
 	p := plan{
 		Lab:           lab,
 		Reservations:  map[string][]config.Reservation{},
+		NTPServers:    map[string][]netip.AddrPort{},
 		DNSZones:      lab.DNSZones(),
 		ExpectedHosts: lab.ExpectedHosts(),
 		Boot:          lab.BootPlan(),
@@ -34,6 +37,7 @@ func newPlan(lab *config.Lab) plan {
 	}
 	for _, n := range lab.Networks {
 		p.Reservations[n.Name] = lab.Reservations(n.Name)
+		p.NTPServers[n.Name] = lab.NTPEndpoints(n.Name)
 	}
 	return p
 }
@@ -81,12 +85,17 @@ func (p plan) writeText(w io.Writer) error {
 		if n.Pool.IsSet() {
 			pool = fmt.Sprintf("pool %s-%s", n.Pool.First, n.Pool.Last)
 		}
-		fmt.Fprintf(tw, "\nDHCP on %s (%s, %s): appliance %s, %s\n", n.Name, n.Interface, n.CIDR, n.Address, pool)
+		ntp := "no NTP server"
+		if eps := p.NTPServers[n.Name]; len(eps) > 0 {
+			ntp = "NTP " + joinEndpoints(eps)
+		}
+		fmt.Fprintf(tw, "\nDHCP on %s (%s, %s): appliance %s, %s, %s\n", n.Name, n.Interface, n.CIDR, n.Address, pool, ntp)
 		fmt.Fprintln(tw, "  NODE\tMAC\tIP\tHOSTNAME")
 		for _, r := range p.Reservations[n.Name] {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Node, r.MAC, r.IP, r.Hostname)
 		}
 	}
+	fmt.Fprintf(tw, "\n%s\n", ntpLine(lab))
 	for _, z := range p.DNSZones {
 		fmt.Fprintf(tw, "\nDNS zone %s (NS %s)\n", z.Origin, z.NS)
 		for _, r := range z.Records {
@@ -114,4 +123,24 @@ func (p plan) writeText(w io.Writer) error {
 		fmt.Fprintf(tw, "\n%s", warn)
 	}
 	return tw.Flush()
+}
+
+// ntpLine says whether and how the appliance serves NTP.
+func ntpLine(lab *config.Lab) string {
+	if !lab.NTP.Serving() {
+		return "NTP server: off (the nodes are handed the lab's own NTP servers)"
+	}
+	unsynced := "stratum 16 (ignored by the nodes) while it is not"
+	if s := lab.NTP.LocalStratum; s > 0 {
+		unsynced = fmt.Sprintf("local stratum %d while it is not (ntp.localStratum)", s)
+	}
+	return fmt.Sprintf("NTP server: the host clock on port %d of each network's appliance address; stratum 3 while the host is synchronised, %s", lab.NTP.Port, unsynced)
+}
+
+func joinEndpoints(eps []netip.AddrPort) string {
+	s := make([]string, len(eps))
+	for i, e := range eps {
+		s[i] = e.String()
+	}
+	return strings.Join(s, ", ")
 }

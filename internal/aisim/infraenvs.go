@@ -3,7 +3,9 @@ package aisim
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -41,6 +43,10 @@ func (s *Sim) registerInfraEnv(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !validNTPSources(p.AdditionalNTPSources) {
+		writeError(w, http.StatusBadRequest, "Invalid NTP source: "+*p.AdditionalNTPSources)
+		return
+	}
 	now := s.now()
 	id := s.newID()
 	imageType := p.ImageType
@@ -52,6 +58,9 @@ func (s *Sim) registerInfraEnv(w http.ResponseWriter, r *http.Request) {
 		ClusterID: p.ClusterID, OpenshiftVersion: p.OpenshiftVersion, CPUArchitecture: "x86_64",
 		IgnitionConfigOverride: p.IgnitionConfigOverride, PullSecretSet: true, CreatedAt: now, UpdatedAt: now,
 	}}
+	if p.AdditionalNTPSources != nil {
+		ie.ie.AdditionalNTPSources = *p.AdditionalNTPSources
+	}
 	s.infraEnvs[id] = ie
 	s.event(p.ClusterID, "", "info", "Registered infra env "+id, now)
 	writeJSON(w, http.StatusCreated, s.infraEnvView(r, ie))
@@ -119,12 +128,19 @@ func (s *Sim) updateInfraEnv(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Invalid pull secret")
 		return
 	}
+	if !validNTPSources(p.AdditionalNTPSources) {
+		writeError(w, http.StatusBadRequest, "Invalid NTP source: "+*p.AdditionalNTPSources)
+		return
+	}
 	if p.IgnitionConfigOverride != "" {
 		if _, err := parseOverride(p.IgnitionConfigOverride); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		ie.ie.IgnitionConfigOverride = p.IgnitionConfigOverride
+	}
+	if p.AdditionalNTPSources != nil {
+		ie.ie.AdditionalNTPSources = *p.AdditionalNTPSources
 	}
 	if p.ImageType != "" {
 		ie.ie.Type = p.ImageType
@@ -202,6 +218,23 @@ func (s *Sim) infraEnvFile(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusBadRequest, "unsupported file "+q.Get("file_name"))
 	}
+}
+
+// ntpHostnameRE is the service's host-name rule for an NTP source.
+var ntpHostnameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,61}[a-z0-9]$`)
+
+// validNTPSources checks additional_ntp_sources as the service does: absent or empty, or a
+// comma-separated list of IP addresses and lower-case host names.
+func validNTPSources(list *string) bool {
+	if list == nil || *list == "" {
+		return true
+	}
+	for _, src := range strings.Split(*list, ",") {
+		if net.ParseIP(src) == nil && !ntpHostnameRE.MatchString(src) {
+			return false
+		}
+	}
+	return true
 }
 
 func kargs(list []ai.KernelArgument) string {

@@ -13,8 +13,8 @@ import (
 
 // onLoopback returns a copy of lab moved onto loopback: network i becomes 127.<i+1>.x.y with
 // the same last two octets (so 172.16.0.11 on the first network is 127.1.0.11), every
-// address in the lab follows its network, listeners get free high ports, DNS forwards
-// nowhere, and TFTP serves stand-ins for the iPXE binaries (the simulated nodes only fetch
+// address in the lab follows its network, listeners (NTP's too) get free high ports, DNS
+// forwards nowhere, and TFTP serves stand-ins for the iPXE binaries (the simulated nodes only fetch
 // them).
 func onLoopback(orig *config.Lab, o Options) (*config.Lab, error) {
 	lab := *orig
@@ -60,21 +60,30 @@ func onLoopback(orig *config.Lab, o Options) (*config.Lab, error) {
 		}
 		lab.Nodes = append(lab.Nodes, n)
 	}
-	lab.DHCP.NTPServers = nil
-	for _, s := range orig.DHCP.NTPServers {
-		if moved := addr(s); moved != s {
-			lab.DHCP.NTPServers = append(lab.DHCP.NTPServers, moved)
+	// NTP servers outside the lab are dropped: nothing on loopback answers for them.
+	onLoopbackOnly := func(list []netip.Addr) []netip.Addr {
+		var out []netip.Addr
+		for _, s := range list {
+			if moved := addr(s); moved != s {
+				out = append(out, moved)
+			}
 		}
+		return out
+	}
+	lab.DHCP.NTPServers = onLoopbackOnly(orig.DHCP.NTPServers)
+	for i := range lab.Networks {
+		lab.Networks[i].NTPServers = onLoopbackOnly(orig.Networks[i].NTPServers)
 	}
 	lab.DNS.Forwarders = nil
 	lab.Boot.Method = config.BootPXE
 
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
 	}
 	lab.DNS.Port, lab.DHCP.Port, lab.Boot.TFTPPort, lab.Boot.HTTPPort = ports[0], ports[1], ports[2], ports[3]
 	lab.Status.Listen = config.Endpoint{Addr: netip.MustParseAddr("127.0.0.1"), Port: uint16(ports[4])}
+	lab.NTP.Port = ports[5]
 	if o.StatusListen != "" {
 		if err := lab.Status.Listen.UnmarshalText([]byte(o.StatusListen)); err != nil {
 			return nil, fmt.Errorf("rehearsal: status address: %w", err)

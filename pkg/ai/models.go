@@ -196,9 +196,12 @@ type InfraEnv struct {
 	ExpiresAt              *time.Time `json:"expires_at,omitempty"`
 	IgnitionConfigOverride string     `json:"ignition_config_override,omitempty"`
 	KernelArguments        *string    `json:"kernel_arguments,omitempty"`
-	PullSecretSet          bool       `json:"pull_secret_set"`
-	CreatedAt              time.Time  `json:"created_at"`
-	UpdatedAt              time.Time  `json:"updated_at"`
+	// AdditionalNTPSources is a comma-separated list of NTP servers (names or addresses) the
+	// discovery agent adds to the hosts' chrony configuration.
+	AdditionalNTPSources string    `json:"additional_ntp_sources,omitempty"`
+	PullSecretSet        bool      `json:"pull_secret_set"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
 }
 
 // NodeLabel is one host node_labels entry.

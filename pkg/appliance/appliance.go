@@ -21,6 +21,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
 	"github.com/cn2-appliance/cn2-appliance/pkg/doctor"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ntp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,7 @@ type Appliance struct {
 	dns   *dns.Server
 	dhcp  *dhcp.Server
 	pxe   *pxe.Server
+	ntp   *ntp.Server
 	opts  Options
 
 	flowMu      sync.Mutex
@@ -68,6 +70,8 @@ type Options struct {
 	SkipPreflight []string
 	// Loopback says the lab lives on loopback (the rehearsal): the preflight adjusts its checks.
 	Loopback bool
+	// NTPSync replaces the host clock's sync state the NTP server serves by (nil: the host's).
+	NTPSync ntp.SyncSource
 }
 
 // New builds every service and the install flow from lab; nothing is bound until Run.
@@ -82,6 +86,9 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	}
 	if a.pxe, err = pxe.New(PXEConfig(lab, a.stateDir()), st, reg, log.With("service", "pxe")); err != nil {
 		return nil, fmt.Errorf("appliance: set up pxe: %w", err)
+	}
+	if a.ntp, err = ntp.New(NTPConfig(lab), opts.NTPSync, reg, log.With("service", "ntp")); err != nil {
+		return nil, fmt.Errorf("appliance: set up ntp: %w", err)
 	}
 	a.nameLeases()
 	a.lab.Store(lab)
@@ -136,6 +143,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		"dns":  a.dns.Run,
 		"dhcp": a.dhcp.Run,
 		"pxe":  a.pxe.Run,
+		"ntp":  a.ntp.Run,
 		// Not a server: returns once the boot cache is filled (or needs no filling).
 		"boot-cache": a.fillBootCacheFromISO,
 		"status":     a.serveStatus,
@@ -177,6 +185,9 @@ func (a *Appliance) Reload(lab *config.Lab) error {
 		return fmt.Errorf("appliance: reload: %w", err)
 	}
 	if err := a.dns.Reload(DNSConfig(lab)); err != nil {
+		return fmt.Errorf("appliance: reload: %w", err)
+	}
+	if err := a.ntp.Reload(NTPConfig(lab)); err != nil {
 		return fmt.Errorf("appliance: reload: %w", err)
 	}
 	if err := a.reloadFlow(a.Lab(), lab); err != nil {

@@ -32,6 +32,13 @@ func (a *Appliance) preflight(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	if !slices.Contains(a.opts.SkipPreflight, "time") {
+		select { // the time check asks the running NTP server on the appliance's addresses
+		case <-a.ntp.Ready():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	lab := a.Lab()
 	env := doctor.Env{
 		Lab:        lab,

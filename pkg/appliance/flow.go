@@ -371,6 +371,9 @@ func flowChanges(old, next *config.Lab) string {
 	if o.TokenURL != n.TokenURL || o.Timeouts != n.Timeouts || o.RemedyAttempts != n.RemedyAttempts {
 		diffs = append(diffs, "assistedInstaller settings")
 	}
+	if old.InfraEnvNTPSources() != next.InfraEnvNTPSources() {
+		diffs = append(diffs, "the nodes' NTP sources")
+	}
 	return strings.Join(diffs, ", ")
 }
 

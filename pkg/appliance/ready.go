@@ -7,7 +7,7 @@ import (
 
 // WaitReady returns once every service has bound its listeners, or with ctx's error.
 func (a *Appliance) WaitReady(ctx context.Context) error {
-	for _, ready := range []<-chan struct{}{a.dns.Ready(), a.dhcp.Ready()} {
+	for _, ready := range []<-chan struct{}{a.dns.Ready(), a.dhcp.Ready(), a.ntp.Ready()} {
 		select {
 		case <-ready:
 		case <-ctx.Done():
@@ -19,7 +19,7 @@ func (a *Appliance) WaitReady(ctx context.Context) error {
 
 // Ready reports whether every service is serving, for /readyz.
 func (a *Appliance) Ready() error {
-	for name, ready := range map[string]<-chan struct{}{"dns": a.dns.Ready(), "dhcp": a.dhcp.Ready()} {
+	for name, ready := range map[string]<-chan struct{}{"dns": a.dns.Ready(), "dhcp": a.dhcp.Ready(), "ntp": a.ntp.Ready()} {
 		select {
 		case <-ready:
 		default:

@@ -7,6 +7,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ntp"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -43,8 +44,21 @@ const (
 	uefiBootFile = "ipxe.efi"
 )
 
+// NTPConfig is the NTP server's configuration for a lab: a listener on the appliance's address
+// on every lab network when the lab serves NTP (none otherwise), and the lab's local stratum.
+func NTPConfig(lab *config.Lab) ntp.Config {
+	cfg := ntp.Config{LocalStratum: lab.NTP.LocalStratum}
+	if lab.NTP.Serving() {
+		for _, n := range lab.Networks {
+			cfg.Listen = append(cfg.Listen, netip.AddrPortFrom(n.Address, uint16(lab.NTP.Port)))
+		}
+	}
+	return cfg
+}
+
 // DHCPConfig is the DHCP servers' configuration for a lab: one per lab network, reservations for
-// every node NIC, the pool where one is declared, the appliance as DNS server, and netboot
+// every node NIC, the pool where one is declared, the appliance as DNS server, the lab's NTP
+// servers for each network (the appliance's address on it, by default), and netboot
 // answers on the machine network (where nodes PXE-boot) when the lab boots over the network.
 func DHCPConfig(lab *config.Lab) dhcp.Config {
 	cfg := dhcp.Config{LeaseTime: lab.DHCP.LeaseTime.D(), Port: lab.DHCP.Port}
@@ -58,7 +72,7 @@ func DHCPConfig(lab *config.Lab) dhcp.Config {
 			MTU:          n.MTU,
 			DNSServers:   []netip.Addr{n.Address},
 			Domain:       lab.Zone(),
-			NTPServers:   lab.DHCP.NTPServers,
+			NTPServers:   lab.NTPServers(n.Name),
 			ServeUnknown: lab.DHCP.UnknownClients == config.UnknownClientsPool && n.Pool.IsSet(),
 		}
 		if n.Pool.IsSet() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ntp"
 )
 
 func exampleLab(t *testing.T) *config.Lab { return testlab.Example(t) }
@@ -61,8 +62,31 @@ func TestDHCPConfig(t *testing.T) {
 	if len(ctrl.Reservations) != 5 || ctrl.Reservations[0].MAC.String() != "52:54:00:00:00:11" || ctrl.Reservations[0].Hostname != "master-0" {
 		t.Errorf("ctrl reservations = %+v", ctrl.Reservations)
 	}
-	if ctrl.Domain != "mycluster.contrail.lan" || !slices.Equal(ctrl.DNSServers, []netip.Addr{netip.MustParseAddr("172.16.0.1")}) ||
-		!slices.Equal(data.NTPServers, []netip.Addr{netip.MustParseAddr("172.16.0.1")}) {
+	if ctrl.Domain != "mycluster.contrail.lan" || !slices.Equal(ctrl.DNSServers, []netip.Addr{netip.MustParseAddr("172.16.0.1")}) {
 		t.Errorf("options: %+v / %+v", ctrl, data)
+	}
+	// Each network is handed the appliance's own address on it as its NTP server.
+	if !slices.Equal(ctrl.NTPServers, []netip.Addr{netip.MustParseAddr("172.16.0.1")}) ||
+		!slices.Equal(data.NTPServers, []netip.Addr{netip.MustParseAddr("10.16.0.1")}) {
+		t.Errorf("NTP servers: ctrl %v, data %v", ctrl.NTPServers, data.NTPServers)
+	}
+}
+
+func TestNTPConfig(t *testing.T) {
+	lab := exampleLab(t)
+	cfg := NTPConfig(lab)
+	want := []netip.AddrPort{netip.MustParseAddrPort("172.16.0.1:123"), netip.MustParseAddrPort("10.16.0.1:123")}
+	if !slices.Equal(cfg.Listen, want) || cfg.LocalStratum != 0 {
+		t.Errorf("ntp config %+v, want listeners %v", cfg, want)
+	}
+	off := *lab
+	serve := false
+	off.NTP.Serve = &serve
+	off.NTP.LocalStratum = 0
+	if cfg := NTPConfig(&off); len(cfg.Listen) != 0 {
+		t.Errorf("ntp.serve false still listens on %v", cfg.Listen)
+	}
+	if _, err := ntp.New(cfg, nil, nil, nil); err != nil {
+		t.Errorf("ntp.New: %v", err)
 	}
 }

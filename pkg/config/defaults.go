@@ -24,6 +24,7 @@ const (
 	DefaultTFTPRoot    = "/usr/lib/ipxe"
 	DefaultTFTPPort    = 69
 	DefaultHTTPPort    = 8080
+	DefaultNTPPort     = 123
 	DefaultIPMIPort    = 623
 	DefaultCipherSuite = 3 // answered by ipmi_sim and most BMCs; suite 17 is not universal
 	DefaultBMCTimeout  = Duration(10 * time.Second)
@@ -73,6 +74,11 @@ func applyDefaults(l *Lab) {
 	setDefault(&l.DHCP.Port, DefaultDHCPPort)
 	setDefault(&l.DHCP.LeaseTime, DefaultLeaseTime)
 	setDefault(&l.DHCP.UnknownClients, UnknownClientsPool)
+	if l.NTP.Serve == nil {
+		serve := !l.namesOtherNTPServers()
+		l.NTP.Serve = &serve
+	}
+	setDefault(&l.NTP.Port, DefaultNTPPort)
 	setDefault(&l.Boot.Method, BootPXE)
 	setDefault(&l.Boot.TFTPRoot, DefaultTFTPRoot)
 	setDefault(&l.Boot.TFTPPort, DefaultTFTPPort)

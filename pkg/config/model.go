@@ -276,3 +276,75 @@ func (l *Lab) BootPlan() []BootStep {
 	}
 	return out
 }
+
+// ApplianceNetwork returns the lab network on which a is the appliance's own address, or nil.
+func (l *Lab) ApplianceNetwork(a netip.Addr) *Network {
+	for i := range l.Networks {
+		if a.IsValid() && l.Networks[i].Address == a {
+			return &l.Networks[i]
+		}
+	}
+	return nil
+}
+
+// namesOtherNTPServers says whether the lab lists an NTP server that is not the appliance.
+func (l *Lab) namesOtherNTPServers() bool {
+	lists := [][]netip.Addr{l.DHCP.NTPServers}
+	for _, n := range l.Networks {
+		lists = append(lists, n.NTPServers)
+	}
+	for _, list := range lists {
+		for _, a := range list {
+			if l.ApplianceNetwork(a) == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// NTPServers are the NTP servers DHCP hands out on a network (option 42): the network's own
+// ntpServers if it lists some, else dhcp.ntpServers, else the appliance's address on that
+// network when the appliance serves NTP, else none.
+func (l *Lab) NTPServers(network string) []netip.Addr {
+	n := l.Network(network)
+	switch {
+	case n == nil:
+		return nil
+	case len(n.NTPServers) > 0:
+		return n.NTPServers
+	case len(l.DHCP.NTPServers) > 0:
+		return l.DHCP.NTPServers
+	case l.NTP.Serving():
+		return []netip.Addr{n.Address}
+	}
+	return nil
+}
+
+// NTPEndpoints are where a node on network asks for the time: NTPServers(network), the
+// appliance's own addresses on ntp.port, any other server on 123.
+func (l *Lab) NTPEndpoints(network string) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, a := range l.NTPServers(network) {
+		port := uint16(DefaultNTPPort)
+		if l.ApplianceNetwork(a) != nil {
+			port = uint16(l.NTP.Port)
+		}
+		out = append(out, netip.AddrPortFrom(a, port))
+	}
+	return out
+}
+
+// InfraEnvNTPSources is the infra env's additional_ntp_sources, so the discovery agent syncs
+// to the lab's time: the machine network's NTP servers, comma-separated ("" for none).
+func (l *Lab) InfraEnvNTPSources() string {
+	mn := l.MachineNetwork()
+	if mn == nil {
+		return ""
+	}
+	var list []string
+	for _, a := range l.NTPServers(mn.Name) {
+		list = append(list, a.String())
+	}
+	return strings.Join(list, ",")
+}

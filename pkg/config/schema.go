@@ -13,6 +13,7 @@ type Lab struct {
 	Networks          []Network         `yaml:"networks" json:"networks"`
 	DNS               DNS               `yaml:"dns" json:"dns"`
 	DHCP              DHCP              `yaml:"dhcp" json:"dhcp"`
+	NTP               NTP               `yaml:"ntp" json:"ntp"`
 	Boot              Boot              `yaml:"boot" json:"boot"`
 	Status            Status            `yaml:"status" json:"status"`
 	Nodes             []Node            `yaml:"nodes" json:"nodes"`
@@ -92,6 +93,9 @@ type Network struct {
 	Gateway   netip.Addr   `yaml:"gateway" json:"gateway,omitzero"`
 	Pool      Range        `yaml:"pool" json:"pool,omitzero"`
 	MTU       int          `yaml:"mtu" json:"mtu,omitempty"`
+	// NTPServers are what DHCP hands out on this network (option 42), in place of the
+	// default: dhcp.ntpServers, else the appliance's own address here when it serves NTP.
+	NTPServers []netip.Addr `yaml:"ntpServers" json:"ntpServers,omitempty"`
 }
 
 // DNS configures the lab's name server.
@@ -103,11 +107,30 @@ type DNS struct {
 
 // DHCP configures the lab's DHCP servers (one per network).
 type DHCP struct {
-	Port           int          `yaml:"port" json:"port"`
-	LeaseTime      Duration     `yaml:"leaseTime" json:"leaseTime"`
-	UnknownClients string       `yaml:"unknownClients" json:"unknownClients"` // pool | ignore
-	NTPServers     []netip.Addr `yaml:"ntpServers" json:"ntpServers,omitempty"`
+	Port           int      `yaml:"port" json:"port"`
+	LeaseTime      Duration `yaml:"leaseTime" json:"leaseTime"`
+	UnknownClients string   `yaml:"unknownClients" json:"unknownClients"` // pool | ignore
+	// NTPServers are handed out on every network that lists none of its own (option 42):
+	// servers every lab network can reach.
+	NTPServers []netip.Addr `yaml:"ntpServers" json:"ntpServers,omitempty"`
 }
+
+// NTP configures the appliance's NTP server, which serves the host's clock on the
+// appliance's address on every lab network.
+type NTP struct {
+	// Serve runs the NTP server. Default: true when the lab names no NTP server other than
+	// the appliance's own addresses; always set once the lab is loaded.
+	Serve *bool `yaml:"serve" json:"serve"`
+	// LocalStratum (1-15) serves the host clock at this stratum even while the host is not
+	// synchronised, as chrony's `local stratum` does: for an isolated lab with no upstream
+	// time, so the nodes agree with each other. 0: off (an unsynchronised host is served at
+	// stratum 16, which clients ignore).
+	LocalStratum int `yaml:"localStratum" json:"localStratum,omitempty"`
+	Port         int `yaml:"port" json:"port"`
+}
+
+// Serving says whether the appliance serves NTP.
+func (n NTP) Serving() bool { return n.Serve != nil && *n.Serve }
 
 // Boot configures network boot and how nodes are booted into the discovery image.
 type Boot struct {

@@ -298,9 +298,64 @@ func (v *validator) services() {
 		v.ps.errorf("dhcp.leaseTime", "%s is too short; want at least 1m", l.DHCP.LeaseTime.D())
 	}
 	v.oneOf("dhcp.unknownClients", l.DHCP.UnknownClients, UnknownClientsPool, UnknownClientsIgnore)
+	v.ntp()
 	v.oneOf("boot.method", l.Boot.Method, BootPXE, BootVirtualMedia)
 	v.port("boot.tftpPort", l.Boot.TFTPPort)
 	v.port("boot.httpPort", l.Boot.HTTPPort)
+}
+
+// ntp checks the NTP server's keys and the NTP servers DHCP hands out: each an IPv4 address,
+// the appliance's own only where it serves NTP, and on the network the nodes reach it on.
+func (v *validator) ntp() {
+	l := v.lab
+	v.port("ntp.port", l.NTP.Port)
+	serving := l.NTP.Serving()
+	switch s := l.NTP.LocalStratum; {
+	case s < 0 || s > 15:
+		v.ps.errorf("ntp.localStratum", "%d is out of range; want 1 to 15 (16 means unsynchronised), or leave it out", s)
+	case s > 0 && !serving:
+		v.ps.errorf("ntp.localStratum", "the appliance does not serve NTP (ntp.serve is false); set ntp.serve: true, or leave localStratum out")
+	}
+	check := func(path string, a netip.Addr, handedOn []string, fix string) {
+		if !a.IsValid() {
+			return // not an address: decoding said so
+		}
+		if !a.Is4() {
+			v.ps.errorf(path, "%s is not IPv4; DHCP hands out IPv4 NTP servers", a)
+			return
+		}
+		own := l.ApplianceNetwork(a)
+		if own == nil {
+			return
+		}
+		if !serving {
+			v.ps.errorf(path, "%s is the appliance's address on %q, but ntp.serve is false, so nothing answers NTP there; set ntp.serve: true, or name another server", a, own.Name)
+		}
+		for _, name := range handedOn {
+			if name != own.Name {
+				v.ps.warnf(path, "%s is the appliance's address on %q: nodes on %q reach it only through a router; %s", a, own.Name, name, fix)
+			}
+		}
+	}
+	var sharing []string // networks handed dhcp.ntpServers
+	for _, n := range l.Networks {
+		if len(n.NTPServers) == 0 {
+			sharing = append(sharing, n.Name)
+		}
+	}
+	for i, a := range l.DHCP.NTPServers {
+		check(fmt.Sprintf("dhcp.ntpServers[%d]", i), a, sharing,
+			"leave it out, and each network is handed the appliance's own address on it")
+	}
+	for i, n := range l.Networks {
+		for j, a := range n.NTPServers {
+			fix := "list the appliance's address on this network instead"
+			if serving {
+				fix = fmt.Sprintf("list %s, the appliance's address on %q, instead", n.Address, n.Name)
+			}
+			check(fmt.Sprintf("networks[%d].ntpServers[%d]", i, j), a, []string{n.Name}, fix)
+		}
+	}
 }
 
 func (v *validator) nodes() {

@@ -9,7 +9,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
-// portsCheck: nothing else already listens on the appliance's DNS, DHCP, TFTP and HTTP ports on
+// portsCheck: nothing else already listens on the appliance's DNS, DHCP, TFTP, HTTP and NTP ports on
 // the lab addresses (a wildcard listener counts: it takes every address). It reads the
 // sockets from /proc/net (the jump host's network namespace) and names the owning process
 // from /proc/<pid>/fd when it can. The appliance's own sockets (this process's) are not
@@ -23,7 +23,7 @@ var portsCheck = Check{
 
 // wantedPort is one socket the appliance binds.
 type wantedPort struct {
-	service string // DNS, DHCP, TFTP, HTTP
+	service string // DNS, DHCP, TFTP, HTTP, NTP
 	proto   string // tcp | udp
 	addr    netip.Addr
 	port    uint16
@@ -49,6 +49,9 @@ func wantedPorts(lab *config.Lab) []wantedPort {
 			out = append(out, wantedPort{"TFTP", "udp", n.Address, uint16(lab.Boot.TFTPPort), "boot.tftpPort"})
 		}
 		out = append(out, wantedPort{"HTTP", "tcp", n.Address, uint16(lab.Boot.HTTPPort), "boot.httpPort"})
+		if lab.NTP.Serving() {
+			out = append(out, wantedPort{"NTP", "udp", n.Address, uint16(lab.NTP.Port), "ntp.port"})
+		}
 	}
 	return out
 }
@@ -81,7 +84,7 @@ func checkPorts(_ context.Context, env *Env) []Result {
 		}
 	}
 	if len(out) == 0 {
-		out = append(out, ok("DNS, DHCP, TFTP, HTTP", "%d sockets the appliance binds are free (or its own)", len(wanted)))
+		out = append(out, ok("DNS, DHCP, TFTP, HTTP, NTP", "%d sockets the appliance binds are free (or its own)", len(wanted)))
 	}
 	return out
 }

@@ -3,19 +3,21 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/beevik/ntp"
 	"golang.org/x/sys/unix"
 )
 
-// timeCheck: the jump host's clock is synchronised (the kernel's adjtimex state), and every
-// NTP server the lab hands the nodes (dhcp.ntpServers) answers with an offset under maxOffset:
+// timeCheck: the jump host's clock is synchronised (the kernel's adjtimex state), the lab does
+// not serve it at a local stratum, and every NTP server the lab hands the nodes (DHCP option
+// 42 on each network: Lab.NTPEndpoints) answers with an offset under maxOffset:
 // the installer fails hosts whose clock is off or whose NTP source is unreachable. On loopback
 // the NTP queries are skipped (the rehearsal hands out no reachable NTP server).
 var timeCheck = Check{
 	Name:    "time",
-	Needs:   "adjtimex (no privilege); UDP 123 to each dhcp.ntpServers entry",
+	Needs:   "adjtimex (no privilege); UDP to each NTP server the lab hands out",
 	Timeout: 8 * time.Second,
 	Run:     checkTime,
 }
@@ -25,12 +27,25 @@ const maxOffset = time.Second
 
 func checkTime(ctx context.Context, env *Env) []Result {
 	out := []Result{hostClock()}
-	servers := env.Lab.DHCP.NTPServers
+	if s := env.Lab.NTP.LocalStratum; s > 0 && env.Lab.NTP.Serving() {
+		out = append(out, warning("ntp.localStratum", "synchronise the jump host to the site's time and remove ntp.localStratum, if the lab can reach any time source",
+			"the appliance serves its own clock at stratum %d even while it is unsynchronised: the nodes agree with each other, not with the world", s))
+	}
+	var servers []netip.AddrPort
+	seen := map[netip.AddrPort]bool{}
+	for _, n := range env.Lab.Networks {
+		for _, ep := range env.Lab.NTPEndpoints(n.Name) {
+			if !seen[ep] {
+				seen[ep] = true
+				servers = append(servers, ep)
+			}
+		}
+	}
 	switch {
 	case env.Loopback:
-		return append(out, skipped("dhcp.ntpServers", "loopback rehearsal: no NTP server is handed out"))
+		return append(out, skipped("NTP servers", "loopback rehearsal: no NTP server is handed out"))
 	case len(servers) == 0:
-		return append(out, warning("dhcp.ntpServers", "list an NTP server the nodes can reach in dhcp.ntpServers (the appliance's own address if it serves NTP)",
+		return append(out, warning("NTP servers", "let the appliance serve NTP (ntp.serve: true), or list an NTP server the nodes can reach in dhcp.ntpServers",
 			"the nodes are handed no NTP server and fall back to RHCOS's public pool, unreachable from most labs"))
 	}
 	results := make(chan struct {
@@ -42,7 +57,7 @@ func checkTime(ctx context.Context, env *Env) []Result {
 			results <- struct {
 				i int
 				r Result
-			}{i, queryNTP(ctx, s.String())}
+			}{i, queryNTP(ctx, s)}
 		}()
 	}
 	rs := make([]Result, len(servers))
@@ -67,14 +82,17 @@ func hostClock() Result {
 	return ok(target, "synchronised (estimated error %s)", time.Duration(tx.Esterror)*time.Microsecond)
 }
 
-func queryNTP(ctx context.Context, server string) Result {
-	target := "NTP " + server
-	const fix = "the nodes are handed this server by DHCP (option 42): make it reachable and synchronised, or change dhcp.ntpServers"
+func queryNTP(ctx context.Context, server netip.AddrPort) Result {
+	target := "NTP " + server.Addr().String()
+	if server.Port() != 123 {
+		target = "NTP " + server.String()
+	}
+	const fix = "the nodes are handed this server by DHCP (option 42): make it reachable and synchronised, or change the lab's NTP servers"
 	timeout := 3 * time.Second
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
 	}
-	resp, err := ntp.QueryWithOptions(server, ntp.QueryOptions{Timeout: timeout})
+	resp, err := ntp.QueryWithOptions(server.Addr().String(), ntp.QueryOptions{Timeout: timeout, Port: int(server.Port())})
 	if err != nil {
 		return failure(target, fix, "no NTP answer: %v", err)
 	}

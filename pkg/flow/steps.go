@@ -236,11 +236,26 @@ func (f *Flow) infraEnvName() string { return f.d.Lab.Cluster.Name + "_infra-env
 
 // ensureInfraEnv finds the cluster's infra env (saved id, else by cluster id) or registers it.
 func (f *Flow) ensureInfraEnv(ctx context.Context) error {
+	lab := f.d.Lab
+	// The discovery agent adds these to the hosts' chrony: the lab's NTP servers on the
+	// machine network (the appliance, when it serves NTP). An infra env found with others is
+	// updated; this runs before the boot artifacts are fetched, so the image has them.
+	ntpSources := lab.InfraEnvNTPSources()
+	syncNTP := func(ie *ai.InfraEnv) error {
+		if ie.AdditionalNTPSources == ntpSources {
+			return nil
+		}
+		if _, err := f.d.AI.UpdateInfraEnv(ctx, ie.ID, ai.InfraEnvUpdateParams{AdditionalNTPSources: &ntpSources}); err != nil {
+			return err
+		}
+		f.event(slog.LevelInfo, "", fmt.Sprintf("infra env %s: NTP sources set to %q", ie.ID, ntpSources))
+		return nil
+	}
 	st := f.State()
 	if st.InfraEnvID != "" {
-		_, err := f.d.AI.GetInfraEnv(ctx, st.InfraEnvID)
+		ie, err := f.d.AI.GetInfraEnv(ctx, st.InfraEnvID)
 		if err == nil {
-			return nil
+			return syncNTP(ie)
 		}
 		if !errors.Is(err, ai.ErrNotFound) {
 			return err
@@ -254,14 +269,16 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 		if len(envs) > 1 {
 			f.event(slog.LevelWarn, "", fmt.Sprintf("the cluster has %d infra envs; using %s", len(envs), envs[0].ID))
 		}
-		return f.save(func(s *State) { s.InfraEnvID = envs[0].ID })
+		if err := f.save(func(s *State) { s.InfraEnvID = envs[0].ID }); err != nil {
+			return err
+		}
+		return syncNTP(&envs[0])
 	}
-	lab := f.d.Lab
 	pull, err := ai.PullSecret(lab.Cluster.PullSecret.Reveal())
 	if err != nil {
 		return Permanent(err)
 	}
-	ie, err := f.d.AI.RegisterInfraEnv(ctx, ai.InfraEnvCreateParams{
+	params := ai.InfraEnvCreateParams{
 		Name:             f.infraEnvName(),
 		ClusterID:        st.ClusterID,
 		OpenshiftVersion: lab.Cluster.OpenshiftVersion,
@@ -269,11 +286,15 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 		ImageType:        lab.AssistedInstaller.ImageType,
 		SSHAuthorizedKey: ptr(lab.Cluster.SSHPublicKey),
 		PullSecret:       pull,
-	})
+	}
+	if ntpSources != "" {
+		params.AdditionalNTPSources = &ntpSources
+	}
+	ie, err := f.d.AI.RegisterInfraEnv(ctx, params)
 	if err != nil {
 		return err
 	}
-	f.event(slog.LevelInfo, "", fmt.Sprintf("registered infra env %s", ie.ID))
+	f.event(slog.LevelInfo, "", fmt.Sprintf("registered infra env %s (NTP sources %q)", ie.ID, ntpSources))
 	return f.save(func(s *State) { s.InfraEnvID = ie.ID })
 }
 
