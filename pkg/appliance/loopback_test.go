@@ -8,12 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/testlab"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
@@ -22,90 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The loopback lab is the example lab moved onto 127.16.0.0/24 (ctrl, served by DHCP on lo)
-// and 127.17.0.0/24 (data, reached through relays only), with free ports and no forwarders:
-// the services really bind and answer, and nothing leaves the host.
-var (
-	ctrlNet = netip.MustParsePrefix("172.16.0.0/24")
-	dataNet = netip.MustParsePrefix("10.16.0.0/24")
-)
-
-func moved(a netip.Addr) netip.Addr {
-	if !a.Is4() {
-		return a
-	}
-	b := a.As4()
-	switch {
-	case ctrlNet.Contains(a):
-		return netip.AddrFrom4([4]byte{127, 16, 0, b[3]})
-	case dataNet.Contains(a):
-		return netip.AddrFrom4([4]byte{127, 17, 0, b[3]})
-	}
-	return a
-}
-
-// copyLab copies what a test may change in a lab.
-func copyLab(l *config.Lab) *config.Lab {
-	c := *l
-	c.Networks = append([]config.Network(nil), l.Networks...)
-	c.Nodes = nil
-	for _, n := range l.Nodes {
-		n.NICs = append([]config.NIC(nil), n.NICs...)
-		c.Nodes = append(c.Nodes, n)
-	}
-	return &c
-}
-
-func loopbackLab(t *testing.T) *config.Lab {
-	t.Helper()
-	lab := copyLab(exampleLab(t))
-	for i := range lab.Networks {
-		n := &lab.Networks[i]
-		n.CIDR = netip.PrefixFrom(moved(n.CIDR.Addr()), n.CIDR.Bits())
-		n.Address, n.Gateway = moved(n.Address), moved(n.Gateway)
-		if n.Pool.IsSet() {
-			n.Pool = config.Range{First: moved(n.Pool.First), Last: moved(n.Pool.Last)}
-		}
-		n.Interface = ""
-	}
-	lab.Networks[0].Interface = "lo"
-	lab.Cluster.MachineNetwork = lab.Networks[0].CIDR
-	lab.Cluster.APIVIP, lab.Cluster.IngressVIP = moved(lab.Cluster.APIVIP), moved(lab.Cluster.IngressVIP)
-	for i := range lab.Nodes {
-		for j := range lab.Nodes[i].NICs {
-			lab.Nodes[i].NICs[j].IP = moved(lab.Nodes[i].NICs[j].IP)
-		}
-	}
-	lab.DHCP.NTPServers = []netip.Addr{lab.Networks[0].Address}
-	lab.DNS.Forwarders = nil
-	lab.DNS.Port, lab.DHCP.Port, lab.Boot.TFTPPort, lab.Boot.HTTPPort = freePort(t), freePort(t), freePort(t), freePort(t)
-	lab.Status.Listen = config.Endpoint{Addr: netip.MustParseAddr("127.0.0.1"), Port: uint16(freePort(t))}
-	lab.Boot.TFTPRoot = t.TempDir()
-	if err := os.WriteFile(filepath.Join(lab.Boot.TFTPRoot, "undionly.kpxe"), []byte("ipxe"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
-
-// freePort is a port that was free a moment ago for UDP and TCP on every loopback address.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		u, err := net.ListenPacket("udp4", "0.0.0.0:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
+func loopbackLab(t *testing.T) *config.Lab { return testlab.Loopback(t) }
+func copyLab(l *config.Lab) *config.Lab    { return testlab.Copy(l) }
+func freePort(t *testing.T) int            { return testlab.FreePort(t) }
 
 // running is an appliance serving the loopback lab until the test ends.
 type running struct {
