@@ -263,6 +263,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, sk := range socks {
 		s.startReader(sk)
 	}
+	interfaces := len(socks) // socks is s.socks: a reload may change it once runMu is released
 	s.runMu.Unlock()
 	s.readyOnce.Do(func() { close(s.ready) })
 
@@ -270,7 +271,7 @@ func (s *Server) Run(ctx context.Context) error {
 	var bg sync.WaitGroup
 	bg.Go(func() { s.runCommitter(stopCommit) })
 	bg.Go(func() { s.runSweeper(ctx) })
-	s.log.Info("dhcp: serving", "interfaces", len(socks))
+	s.log.Info("dhcp: serving", "interfaces", interfaces)
 
 	<-ctx.Done()
 	s.runMu.Lock()
