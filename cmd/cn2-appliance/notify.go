@@ -22,9 +22,11 @@ func (s systemd) ready()     { s.notify(daemon.SdNotifyReady) }
 func (s systemd) reloading() { s.notify(daemon.SdNotifyReloading) }
 func (s systemd) stopping()  { s.notify(daemon.SdNotifyStopping) }
 
-// watchdog pings systemd's watchdog at half its interval while alive says the appliance is
-// healthy, until ctx ends.
-func (s systemd) watchdog(ctx context.Context, alive func() error) {
+// watchdog pings systemd's watchdog at half its interval while healthy says every
+// long-running loop of the appliance is alive, until ctx ends. While it is not, the pings stop
+// (each skipped one is logged with the reason), and systemd restarts the service once its
+// WatchdogSec has passed.
+func (s systemd) watchdog(ctx context.Context, healthy func() error) {
 	interval, err := daemon.SdWatchdogEnabled(false)
 	if err != nil || interval == 0 {
 		return
@@ -36,7 +38,10 @@ func (s systemd) watchdog(ctx context.Context, alive func() error) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := alive(); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if err := healthy(); err != nil {
 				s.log.Warn("serve: not pinging the watchdog", "err", err)
 				continue
 			}

@@ -56,10 +56,17 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 	if err != nil {
 		return err
 	}
-
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	log.Info("serve: starting", "config", g.config, "state_dir", g.stateDir, "version", version)
+	return runServing(ctx, app, g.config, log)
+}
+
+// runServing runs app until SIGINT or SIGTERM (or ctx ends), re-reads labFile on SIGHUP, and
+// keeps systemd informed: ready once the services serve, the watchdog pinged while app is
+// healthy.
+func runServing(ctx context.Context, app *appliance.Appliance, labFile string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -73,7 +80,7 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 				return
 			case <-hup:
 				sd.reloading()
-				reload(g.config, app, log)
+				reload(labFile, app, log)
 				sd.ready()
 			}
 		}
@@ -82,12 +89,10 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 		if app.WaitReady(ctx) == nil {
 			log.Info("serve: ready")
 			sd.ready()
-			sd.watchdog(ctx, app.Ready)
+			sd.watchdog(ctx, app.Healthy)
 		}
 	}()
-
-	log.Info("serve: starting", "config", g.config, "state_dir", g.stateDir, "version", version)
-	err = app.Run(ctx)
+	err := app.Run(ctx)
 	sd.stopping()
 	log.Info("serve: stopped")
 	return err
@@ -112,14 +117,11 @@ func loadLab(path string, log *slog.Logger) (*config.Lab, error) {
 	return lab, nil
 }
 
-// reload re-reads the lab file; a bad file keeps the running lab and says why.
+// reload re-reads the lab file through the appliance, which records the outcome (status
+// page, metrics, event log); a refused reload keeps the running lab and says why.
 func reload(path string, app *appliance.Appliance, log *slog.Logger) {
 	log.Info("serve: SIGHUP: reloading", "config", path)
-	lab, err := loadLab(path, log)
-	if err == nil {
-		err = app.Reload(lab)
-	}
-	if err != nil {
+	if err := app.ReloadFile(path); err != nil {
 		log.Error("serve: reload failed; still running the previous lab", "err", err)
 	}
 }

@@ -21,8 +21,10 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/dns"
 	"github.com/cn2-appliance/cn2-appliance/pkg/doctor"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	"github.com/cn2-appliance/cn2-appliance/pkg/ntp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
+	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -52,6 +54,13 @@ type Appliance struct {
 
 	statusAddr atomic.Value // string
 	doctorLast atomic.Pointer[doctor.Report]
+
+	live         *liveness.Registry
+	flowBeatOnce sync.Once
+	flowBeat     *liveness.Beat
+	reloads      reloadRecord
+	svcMu        sync.Mutex
+	stopped      map[string]error // services whose Run returned while the appliance runs
 }
 
 // Options change how the appliance reaches the outside world; the zero value is production.
@@ -72,11 +81,15 @@ type Options struct {
 	Loopback bool
 	// NTPSync replaces the host clock's sync state the NTP server serves by (nil: the host's).
 	NTPSync ntp.SyncSource
+	// MaxSilence is how long a long-running loop may go without beating before the appliance
+	// counts it as wedged (default liveness.DefaultMaxSilence).
+	MaxSilence time.Duration
 }
 
 // New builds every service and the install flow from lab; nothing is bound until Run.
 func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.Logger, opts Options) (*Appliance, error) {
-	a := &Appliance{log: log, store: st, opts: opts, powerNow: map[string]string{}, flowReq: make(chan flowRequest, 1)}
+	a := &Appliance{log: log, store: st, opts: opts, powerNow: map[string]string{}, flowReq: make(chan flowRequest, 1),
+		live: liveness.New(opts.MaxSilence), stopped: map[string]error{}}
 	var err error
 	if a.dns, err = dns.New(DNSConfig(lab), reg, log.With("service", "dns")); err != nil {
 		return nil, fmt.Errorf("appliance: set up dns: %w", err)
@@ -90,6 +103,9 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	if a.ntp, err = ntp.New(NTPConfig(lab), opts.NTPSync, reg, log.With("service", "ntp")); err != nil {
 		return nil, fmt.Errorf("appliance: set up ntp: %w", err)
 	}
+	a.dns.SetLiveness(a.live)
+	a.dhcp.SetLiveness(a.live)
+	a.pxe.SetLiveness(a.live)
 	a.nameLeases()
 	a.lab.Store(lab)
 	if a.metrics, err = newServiceMetrics(reg); err != nil {
@@ -102,6 +118,14 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	if reg != nil {
 		if err := reg.Register(doctorCollector{a}); err != nil {
 			return nil, fmt.Errorf("appliance: doctor metrics: %w", err)
+		}
+	}
+	if err := a.reloads.init(reg, lab.File, time.Now()); err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		if err := reg.Register(a.live.Collector()); err != nil {
+			return nil, fmt.Errorf("appliance: liveness metrics: %w", err)
 		}
 	}
 	if !opts.NoInstall {
@@ -157,8 +181,12 @@ func (a *Appliance) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := run(ctx); err != nil {
+			err := run(ctx)
+			if err != nil {
 				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+			if ctx.Err() == nil && name != "boot-cache" {
+				a.serviceStopped(name, err)
 			}
 		}()
 	}
@@ -171,31 +199,148 @@ func (a *Appliance) Run(ctx context.Context) error {
 	return nil
 }
 
-// Reload applies a new, already validated lab to every service. If a service refuses it, the
-// services keep what they run and the error says why.
+// Reload applies a new, already validated lab to every service, all or nothing: every
+// service first builds (and binds) what the new lab needs, and only if all of them can is it
+// applied, which cannot fail. If one refuses, no service changes, Lab() stays the lab they
+// run, and the refusal is recorded (status page, JSON API, event log, metrics) and returned.
 func (a *Appliance) Reload(lab *config.Lab) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
-	// PXE first: it refuses only what a restart would need (a moved cache folder).
-	if err := a.pxe.Reload(PXEConfig(lab, a.stateDir())); err != nil {
+	staged, err := a.prepareReload(lab)
+	if err != nil {
+		a.refuseReload(lab.File, []status.ReloadProblem{{File: lab.File, Message: err.Error()}})
 		return fmt.Errorf("appliance: reload: %w", err)
 	}
-	// DHCP next: if it refuses the lab, DNS still matches what DHCP hands out.
-	if err := a.dhcp.Reload(DHCPConfig(lab)); err != nil {
+	staged.apply()
+	// The services run lab from here: Lab() says so and the reload counts as applied even if
+	// the bookkeeping below fails.
+	defer a.reloadApplied(lab)
+	if err := a.reloadFlow(a.Lab(), lab, staged.power); err != nil {
 		return fmt.Errorf("appliance: reload: %w", err)
 	}
-	if err := a.dns.Reload(DNSConfig(lab)); err != nil {
-		return fmt.Errorf("appliance: reload: %w", err)
-	}
-	if err := a.ntp.Reload(NTPConfig(lab)); err != nil {
-		return fmt.Errorf("appliance: reload: %w", err)
-	}
-	if err := a.reloadFlow(a.Lab(), lab); err != nil {
-		return fmt.Errorf("appliance: reload: %w", err)
-	}
-	a.lab.Store(lab)
-	a.event(slog.LevelInfo, fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
 	return nil
+}
+
+// ReloadFile loads the lab file at path and reloads it. A file that does not load (bad YAML,
+// a key that does not validate) is a refused reload too: it is recorded with each problem's
+// line, and the services keep the lab they run.
+func (a *Appliance) ReloadFile(path string) error {
+	lab, err := config.Load(path)
+	if err != nil {
+		a.reloadMu.Lock()
+		defer a.reloadMu.Unlock()
+		a.refuseReload(path, loadProblems(path, err))
+		return fmt.Errorf("appliance: reload %s: %w", path, err)
+	}
+	for _, w := range lab.Warnings {
+		a.log.Warn("lab file: " + strings.TrimPrefix(w.String(), w.File+": "))
+	}
+	return a.Reload(lab)
+}
+
+// stagedReload is every service's prepared configuration.
+type stagedReload struct {
+	pxe   *pxe.Staged
+	dhcp  *dhcp.Staged
+	dns   *dns.Staged
+	ntp   ntp.Config
+	power map[string]flow.Power // new drivers of the nodes whose BMC settings changed
+	apply func()
+}
+
+// prepareReload has every service build what lab needs; if one refuses, what the others
+// built is dropped and the error names the refusing service.
+func (a *Appliance) prepareReload(lab *config.Lab) (*stagedReload, error) {
+	var st stagedReload
+	var err error
+	if st.pxe, err = a.pxe.PrepareReload(PXEConfig(lab, a.stateDir())); err != nil {
+		return nil, err
+	}
+	if st.dhcp, err = a.dhcp.PrepareReload(DHCPConfig(lab)); err != nil {
+		st.pxe.Discard()
+		return nil, err
+	}
+	if st.dns, err = a.dns.PrepareReload(DNSConfig(lab)); err != nil {
+		st.dhcp.Discard()
+		st.pxe.Discard()
+		return nil, err
+	}
+	st.ntp = NTPConfig(lab)
+	if err = a.ntp.Prepare(st.ntp); err == nil {
+		st.power, err = a.changedPower(a.Lab(), lab)
+	}
+	if err != nil {
+		st.dns.Discard()
+		st.dhcp.Discard()
+		st.pxe.Discard()
+		return nil, err
+	}
+	st.apply = func() {
+		st.pxe.Apply()
+		st.dhcp.Apply()
+		st.dns.Apply()
+		a.ntp.Apply(st.ntp)
+	}
+	return &st, nil
+}
+
+// reloadApplied makes lab the appliance's lab and records the reload.
+func (a *Appliance) reloadApplied(lab *config.Lab) {
+	a.lab.Store(lab)
+	a.reloads.applied(lab.File, time.Now())
+	a.event(slog.LevelInfo, fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
+}
+
+// refuseReload records a refused reload of file and logs it as an event.
+func (a *Appliance) refuseReload(file string, problems []status.ReloadProblem) {
+	a.reloads.refused(file, time.Now(), problems)
+	why := make([]string, len(problems))
+	for i, p := range problems {
+		why[i] = p.String()
+	}
+	a.event(slog.LevelError, fmt.Sprintf("reload of %s refused, still running the previous lab: %s", file, strings.Join(why, "; ")))
+}
+
+// loadProblems turns a lab file's load error into reload problems, one per finding.
+func loadProblems(path string, err error) []status.ReloadProblem {
+	var cerr *config.Error
+	if !errors.As(err, &cerr) {
+		return []status.ReloadProblem{{File: path, Message: err.Error()}}
+	}
+	var out []status.ReloadProblem
+	for _, p := range cerr.Problems {
+		out = append(out, status.ReloadProblem{File: p.File, Line: p.Pos.Line, Column: p.Pos.Column, Key: p.Path, Message: p.Message})
+	}
+	return out
+}
+
+// Liveness is the registry every long-running loop of the appliance beats in.
+func (a *Appliance) Liveness() *liveness.Registry { return a.live }
+
+// FlowBeat is the install flow's beat, registered on the first call: the flow's loops call
+// Beat() each time they go round (and from long waits), and Idle(why) when the flow stops on
+// a permanent error to wait for a lab change, which is on purpose and not a wedge. It may be
+// silent for flowMaxSilence, three poll intervals or the appliance's MaxSilence, whichever is
+// longest: a step blocks in bounded calls (an image download, a BMC call's tries) between beats.
+func (a *Appliance) FlowBeat() *liveness.Beat {
+	a.flowBeatOnce.Do(func() {
+		poll := a.opts.PollInterval
+		if poll <= 0 {
+			poll = 10 * time.Second
+		}
+		a.flowBeat = a.live.Register("flow", max(a.live.MaxSilence(), 3*poll, flowMaxSilence))
+	})
+	return a.flowBeat
+}
+
+// serviceStopped records a service whose Run returned while the appliance still runs.
+func (a *Appliance) serviceStopped(name string, err error) {
+	if err == nil {
+		err = errors.New("returned")
+	}
+	a.svcMu.Lock()
+	a.stopped[name] = err
+	a.svcMu.Unlock()
 }
 
 // stateDir is the state folder (the store's).

@@ -112,9 +112,13 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		OutputDir:    filepath.Join(a.stateDir(), OutputDir),
 		PollInterval: a.opts.PollInterval,
 		Preflight:    a.preflight,
+		Heartbeat:    a.FlowBeat().Beat,
 	})
 	return power, f, err
 }
+
+// flowMaxSilence is the least time the flow may go without beating before it counts as wedged.
+const flowMaxSilence = 15 * time.Minute
 
 func newAIClient(lab *config.Lab, hc *http.Client, metrics *ai.Metrics, log *slog.Logger) (*ai.Client, error) {
 	c, err := ai.New(ai.Config{
@@ -192,6 +196,7 @@ func (a *Appliance) runFlow(ctx context.Context) error {
 		fctx, cancel := context.WithCancel(ctx)
 		finished := make(chan error, 1)
 		a.flowStopped.Store(false)
+		a.FlowBeat().Beat()
 		go func() { finished <- f.Run(fctx) }()
 		var req flowRequest
 		ended := false
@@ -199,8 +204,10 @@ func (a *Appliance) runFlow(ctx context.Context) error {
 		case err := <-finished:
 			ended = true
 			if err == nil {
+				a.FlowBeat().Idle("the install flow finished")
 				a.event(slog.LevelInfo, "install flow finished")
 			} else if ctx.Err() == nil {
+				a.FlowBeat().Idle("the install flow stopped on an error and waits for a lab change")
 				a.flowStopped.Store(true)
 				a.event(slog.LevelError, "install flow stopped: "+err.Error()+"; a reload with a corrected lab file starts it again")
 			}
@@ -271,14 +278,12 @@ func (a *Appliance) reprovision(ctx context.Context, f *flow.Flow, lab *config.L
 // needs reprovisioning (by itself with assistedInstaller.reprovisionOnChange). Any other change
 // the flow uses (the installer, the token, the timeouts, the cluster before it is registered,
 // or anything at all while the flow is stopped) restarts the flow with the new lab.
-func (a *Appliance) reloadFlow(old, next *config.Lab) error {
+func (a *Appliance) reloadFlow(old, next *config.Lab, power map[string]flow.Power) error {
 	f := a.Flow()
 	if f == nil {
 		return nil
 	}
-	if err := a.rebuildChangedPower(f, old, next); err != nil {
-		return err
-	}
+	a.swapPower(f, power)
 	registered := f.State().ClusterID != ""
 	if why := installChanges(old, next); why != "" && registered {
 		if err := a.store.PutDoc(docKindLab, docNeedsReprovision, why); err != nil {
@@ -303,30 +308,39 @@ func (a *Appliance) reloadFlow(old, next *config.Lab) error {
 	return nil
 }
 
-// rebuildChangedPower gives the flow a new driver for every node whose BMC settings changed.
-func (a *Appliance) rebuildChangedPower(f *flow.Flow, old, next *config.Lab) error {
-	if a.opts.Power != nil {
-		return nil
+// changedPower opens a new driver for every node whose BMC settings differ in next (for a
+// reload: built before anything is applied, since opening one can fail).
+func (a *Appliance) changedPower(old, next *config.Lab) (map[string]flow.Power, error) {
+	if a.opts.Power != nil || a.Flow() == nil {
+		return nil, nil
 	}
+	out := map[string]flow.Power{}
 	for _, n := range next.Nodes {
 		if !bmcChanged(old, next, n.Name) {
 			continue
 		}
 		c, err := bmc.New(BMCConfig(n), bmc.WithLogger(a.log.With("service", "bmc")), bmc.WithMetrics(a.metrics.bmc))
 		if err != nil {
-			return fmt.Errorf("appliance: node %s: %w", n.Name, err)
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
+		out[n.Name] = c
+	}
+	return out, nil
+}
+
+// swapPower gives the flow the new drivers and closes the ones they replace.
+func (a *Appliance) swapPower(f *flow.Flow, power map[string]flow.Power) {
+	for name, p := range power {
 		a.flowMu.Lock()
-		prev := a.power[n.Name]
-		a.power[n.Name] = c
+		prev := a.power[name]
+		a.power[name] = p
 		a.flowMu.Unlock()
-		f.SetPower(n.Name, c)
+		f.SetPower(name, p)
 		if closer, ok := prev.(interface{ Close() error }); ok {
 			_ = closer.Close()
 		}
-		a.event(slog.LevelInfo, "BMC settings of "+n.Name+" changed: its driver is rebuilt")
+		a.event(slog.LevelInfo, "BMC settings of "+name+" changed: its driver is rebuilt")
 	}
-	return nil
 }
 
 // pollPower keeps the nodes' power state fresh for the status page.

@@ -18,6 +18,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/doctor"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,6 +97,18 @@ func TestReloadWithACorrectedTokenRestartsTheFlow(t *testing.T) {
 	waitFor(t, "the flow to stop on the refused token", a.flowStopped.Load)
 	if s := stepState(a, "ensure-cluster"); s.State != flow.StateFailed || !strings.Contains(s.LastError, "auth") {
 		t.Fatalf("ensure-cluster = %+v, want failed on auth", s)
+	}
+	flowLoop := func() liveness.Loop {
+		for _, l := range a.Liveness().Loops() {
+			if l.Name == "flow" {
+				return l
+			}
+		}
+		t.Fatal("the flow is not among the liveness loops")
+		return liveness.Loop{}
+	}
+	if l := flowLoop(); l.Idle == "" || l.Wedged != "" || l.Beats == 0 {
+		t.Errorf("stopped flow's loop = %+v; want it beaten, then idle on purpose", l)
 	}
 	fixed := *lab
 	fixed.AssistedInstaller.OfflineToken = config.NewSecret([]byte("THE-RIGHT-TOKEN"))

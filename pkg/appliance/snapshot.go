@@ -90,6 +90,10 @@ func (a *Appliance) Snapshot() status.Snapshot {
 		}
 		s.Doctor = d
 	}
+	s.Reload = a.reloads.get()
+	for _, l := range a.live.Loops() {
+		s.Loops = append(s.Loops, status.Loop{Name: l.Name, Alive: l.Alive(), LastBeat: l.LastBeat, Idle: l.Idle, Wedged: l.Wedged})
+	}
 	if events, err := a.store.RecentEvents(recentEvents); err == nil {
 		for i := len(events) - 1; i >= 0; i-- { // newest first
 			e := events[i]

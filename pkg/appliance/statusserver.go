@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,8 +26,10 @@ func (a *Appliance) serveStatus(ctx context.Context) error {
 		return fmt.Errorf("status: listen on %s: %w", addr, err)
 	}
 	a.statusAddr.Store(ln.Addr().String())
+	beat := a.live.Register("status http "+ln.Addr().String(), 0)
+	defer beat.Done()
 	srv := &http.Server{
-		Handler:           status.NewHandler(status.Options{Source: a.Snapshot, Gatherer: gatherer, Ready: a.Ready, Log: a.log}),
+		Handler:           status.NewHandler(status.Options{Source: a.Snapshot, Gatherer: gatherer, Ready: a.Ready, Healthy: a.Healthy, Log: a.log}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
@@ -36,7 +39,7 @@ func (a *Appliance) serveStatus(ctx context.Context) error {
 		_ = srv.Shutdown(sctx)
 	}()
 	a.log.Info("status: serving", "addr", ln.Addr().String())
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(liveness.Listener(ln, beat)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("status: %w", err)
 	}
 	return nil

@@ -57,22 +57,46 @@ func (s *Server) runCommitter(stop <-chan struct{}) {
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
-		for jobs := range answers {
-			s.answer(jobs)
-		}
+		s.runAnswers(answers)
 	}()
 	defer func() {
 		close(answers)
 		<-sent
 	}()
 	deliver := func(jobs []*job) { answers <- jobs }
+	beat := s.live.Register("dhcp commit", 0)
+	defer beat.Done()
+	wake := time.NewTicker(beat.Every())
+	defer wake.Stop()
 	for {
+		beat.Beat()
 		select {
 		case <-s.q.wake:
 			s.commitPending(deliver)
+		case <-wake.C:
 		case <-stop:
 			s.commitPending(deliver)
 			return
+		}
+	}
+}
+
+// runAnswers answers committed jobs until answers is closed. Lease listeners
+// run here: one that blocks wedges this loop, and the liveness check says so.
+func (s *Server) runAnswers(answers <-chan []*job) {
+	beat := s.live.Register("dhcp answer", 0)
+	defer beat.Done()
+	wake := time.NewTicker(beat.Every())
+	defer wake.Stop()
+	for {
+		beat.Beat()
+		select {
+		case jobs, ok := <-answers:
+			if !ok {
+				return
+			}
+			s.answer(jobs)
+		case <-wake.C:
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -43,6 +44,8 @@ type Server struct {
 
 	// sendFn sends a reply; Run sets it to the socket path, tests replace it.
 	sendFn func([]*reply) []error
+
+	live *liveness.Registry // nil: the loops beat nowhere
 }
 
 // New checks cfg and loads the leases of its networks from st. Metrics are
@@ -111,69 +114,125 @@ func (s *Server) Leases() []store.Lease {
 	return out
 }
 
-// Reload replaces the configuration: networks, reservations, pools, boot
-// settings. Leases of networks that stay are kept; leases of new networks
-// are loaded from the store. While Run is active, sockets are opened for new
-// interfaces and closed for removed ones; if a new socket cannot be bound,
-// nothing changes and the error is returned.
+// Reload replaces the configuration: PrepareReload, then Apply. If it
+// returns an error, nothing changed.
 func (s *Server) Reload(cfg Config) error {
-	c, err := compile(cfg)
+	st, err := s.PrepareReload(cfg)
 	if err != nil {
 		return err
 	}
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	var opened map[string]*socket
-	if s.running {
-		opened, err = s.openSockets(c, s.socks)
-		if err != nil {
-			return fmt.Errorf("dhcp: reload: %w", err)
-		}
+	st.Apply()
+	return nil
+}
+
+// Staged is a configuration PrepareReload has checked and bound but not put
+// in service. Exactly one of Apply and Discard must be called, soon: until
+// then Run can neither start nor stop.
+type Staged struct {
+	s      *Server
+	c      *compiled
+	tables map[string]*table
+	opened map[string]*socket // new sockets, not read yet
+	reopen bool               // the port changed: every socket is replaced
+	done   bool
+}
+
+// PrepareReload builds everything a new configuration needs that can fail:
+// it checks cfg, loads the leases of new networks from the store and, while
+// Run is active, binds the sockets of new interfaces (of every interface if
+// the port changed). It changes nothing the server serves; an error says why
+// the configuration is refused.
+func (s *Server) PrepareReload(cfg Config) (*Staged, error) {
+	c, err := compile(cfg)
+	if err != nil {
+		return nil, err
 	}
-	tables := map[string]*table{}
+	s.runMu.Lock()
+	st := &Staged{s: s, c: c, tables: map[string]*table{}}
 	s.mu.Lock()
+	port := s.cfg.cfg.Port
 	for _, n := range c.networks {
 		if t := s.tables[n.Name]; t != nil {
-			tables[n.Name] = t
+			st.tables[n.Name] = t
 		}
 	}
 	s.mu.Unlock()
-	for _, n := range c.networks {
-		if tables[n.Name] == nil {
-			t, err := s.loadTable(n.Name)
-			if err != nil {
-				closeSockets(opened)
-				return fmt.Errorf("dhcp: reload: %w", err)
-			}
-			tables[n.Name] = t
+	if s.running {
+		have := s.socks
+		if c.cfg.Port != port {
+			have, st.reopen = nil, true
+		}
+		if st.opened, err = s.openSockets(c, have); err != nil {
+			s.runMu.Unlock()
+			return nil, fmt.Errorf("dhcp: reload: %w", err)
 		}
 	}
+	for _, n := range c.networks {
+		if st.tables[n.Name] == nil {
+			t, err := s.loadTable(n.Name)
+			if err != nil {
+				closeSockets(st.opened)
+				s.runMu.Unlock()
+				return nil, fmt.Errorf("dhcp: reload: %w", err)
+			}
+			st.tables[n.Name] = t
+		}
+	}
+	return st, nil
+}
+
+// Apply puts the staged configuration in service: networks, reservations,
+// pools, boot settings and leases at once; readers start on the new sockets
+// and stop on the sockets of interfaces no longer served. Leases of networks
+// that stay are kept. It cannot fail; a second call does nothing.
+func (st *Staged) Apply() {
+	if st.done {
+		return
+	}
+	st.done = true
+	s := st.s
+	defer s.runMu.Unlock()
 	s.mu.Lock()
-	s.cfg, s.tables = c, tables
+	s.cfg, s.tables = st.c, st.tables
 	s.mu.Unlock()
 	if s.running {
 		var gone []*socket
 		s.sockMu.Lock()
 		for iface, sk := range s.socks {
-			if c.byIface[iface] == nil {
+			if st.reopen || st.c.byIface[iface] == nil {
 				gone = append(gone, sk)
 				delete(s.socks, iface)
 			}
 		}
-		for iface, sk := range opened {
+		for iface, sk := range st.opened {
 			s.socks[iface] = sk
 		}
 		s.sockMu.Unlock()
 		for _, sk := range gone {
 			sk.stop()
 		}
-		for _, sk := range opened {
+		for _, sk := range st.opened {
 			s.startReader(sk)
 		}
 	}
-	s.log.Info("dhcp: configuration reloaded", "networks", len(c.networks), "interfaces", len(c.interfaces))
-	return nil
+	s.log.Info("dhcp: configuration reloaded", "networks", len(st.c.networks), "interfaces", len(st.c.interfaces))
 }
+
+// Discard drops the staged configuration and closes the sockets it bound;
+// the server goes on as it was. After Apply it does nothing.
+func (st *Staged) Discard() {
+	if st.done {
+		return
+	}
+	st.done = true
+	closeSockets(st.opened)
+	st.s.runMu.Unlock()
+}
+
+// SetLiveness makes the server's loops (a reader per interface, the lease
+// committer, the reply sender, the expiry sweeper) beat in reg while they
+// run. Call it before Run.
+func (s *Server) SetLiveness(reg *liveness.Registry) { s.live = reg }
 
 // Ready is closed once Run has bound every socket and serves.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
@@ -204,6 +263,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, sk := range socks {
 		s.startReader(sk)
 	}
+	interfaces := len(socks) // socks is s.socks: a reload may change it once runMu is released
 	s.runMu.Unlock()
 	s.readyOnce.Do(func() { close(s.ready) })
 
@@ -211,7 +271,7 @@ func (s *Server) Run(ctx context.Context) error {
 	var bg sync.WaitGroup
 	bg.Go(func() { s.runCommitter(stopCommit) })
 	bg.Go(func() { s.runSweeper(ctx) })
-	s.log.Info("dhcp: serving", "interfaces", len(socks))
+	s.log.Info("dhcp: serving", "interfaces", interfaces)
 
 	<-ctx.Done()
 	s.runMu.Lock()
@@ -245,12 +305,19 @@ func (s *Server) runSweeper(ctx context.Context) {
 	every = min(max(every, time.Second), time.Minute)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	beat := s.live.Register("dhcp sweep", 0)
+	defer beat.Done()
+	wake := time.NewTicker(beat.Every())
+	defer wake.Stop()
+	s.sweep()
 	for {
-		s.sweep()
+		beat.Beat()
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			s.sweep()
+		case <-wake.C:
 		}
 	}
 }

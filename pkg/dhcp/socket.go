@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"golang.org/x/net/ipv4"
@@ -20,9 +22,10 @@ const socketBuffer = 4 << 20
 // broadcasts and its broadcasts leave through that interface even in a
 // namespace without a default route.
 type socket struct {
-	iface string
-	conn  *net.UDPConn
-	done  chan struct{} // closed when the reader returned
+	iface    string
+	conn     *net.UDPConn
+	done     chan struct{} // closed when the reader returned
+	stopping atomic.Bool   // set by unblock: the reader's next wake-up ends it
 }
 
 // openSockets opens a socket for each interface of c that is not in have.
@@ -52,8 +55,11 @@ func closeSockets(m map[string]*socket) {
 	}
 }
 
-// unblock makes the reader's pending read return.
-func (sk *socket) unblock() { _ = sk.conn.SetReadDeadline(time.Unix(1, 0)) }
+// unblock makes the reader's pending read return and the reader end.
+func (sk *socket) unblock() {
+	sk.stopping.Store(true)
+	_ = sk.conn.SetReadDeadline(time.Unix(1, 0))
+}
 
 // stop ends the reader and closes the socket.
 func (sk *socket) stop() {
@@ -64,9 +70,11 @@ func (sk *socket) stop() {
 
 // startReader starts sk's read loop; called with runMu held while running.
 func (s *Server) startReader(sk *socket) {
+	beat := s.live.Register("dhcp read "+sk.iface, 0)
 	s.readers.Go(func() {
 		defer close(sk.done)
-		if err := s.read(sk); err != nil {
+		defer beat.Done()
+		if err := s.read(sk, beat); err != nil {
 			s.log.Error("dhcp: socket failed", "interface", sk.iface, "err", err)
 			s.fail(err)
 		}
@@ -77,18 +85,33 @@ func (s *Server) startReader(sk *socket) {
 // when several are waiting, as under a burst.
 const readBatch = 32
 
-// read handles packets from sk until the read deadline is forced into the
-// past (a stop); other read errors end the server.
-func (s *Server) read(sk *socket) error {
+// read handles packets from sk until unblock (a stop); other read errors end
+// the server. A read deadline wakes it up every beat.Every() when no packet
+// comes, so an idle reader beats too; one stuck handling a packet does not.
+func (s *Server) read(sk *socket, beat *liveness.Beat) error {
 	pc := ipv4.NewPacketConn(sk.conn)
 	msgs := make([]ipv4.Message, readBatch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 4096)}
 	}
+	every := beat.Every()
+	var deadline time.Time
 	for {
+		if time.Until(deadline) < every/2 {
+			deadline = time.Now().Add(every)
+			_ = sk.conn.SetReadDeadline(deadline)
+		}
+		// After setting the deadline: unblock's past one may have been overwritten.
+		if sk.stopping.Load() {
+			return nil
+		}
 		n, err := pc.ReadBatch(msgs, 0)
+		beat.Beat()
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue // a wake-up, or unblock (seen above)
+			}
+			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("dhcp: read on %s: %w", sk.iface, err)

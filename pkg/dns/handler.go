@@ -5,14 +5,20 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	mdns "github.com/miekg/dns"
 )
 
-// handler adapts the Server to mdns.Handler.
-type handler struct{ s *Server }
+// handler adapts the Server to mdns.Handler for one TCP listener; a query
+// that never ends wedges the listener's beat.
+type handler struct {
+	s    *Server
+	beat *liveness.Beat
+}
 
 // ServeDNS answers one query and counts it.
 func (h handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
+	defer h.beat.Begin()()
 	client, udp := peer(w.RemoteAddr())
 	resp := h.s.respond(h.s.runContext(), r, client, udp)
 	if resp == nil {

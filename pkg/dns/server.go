@@ -13,25 +13,52 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Server is the appliance's DNS server. Create it with New, start it with
-// Run, change its zones, forwarders and ACL with Reload.
+// Run, change its zones, forwarders, ACL and listen addresses with Reload.
 type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	names   *DynamicNames
 	state   atomic.Pointer[state]
-	listen  []netip.AddrPort // fixed at New
-	sockets int              // UDP sockets per listen address
+	sockets int                // UDP sockets per listen address
+	live    *liveness.Registry // nil: the loops beat nowhere
 
-	running atomic.Bool
+	started atomic.Bool // Run was called; it runs once
 	runCtx  atomic.Pointer[context.Context]
 	ready   chan struct{}
-	mu      sync.Mutex
-	addrs   []netip.AddrPort // bound addresses, set before ready is closed
+
+	// runMu guards listen and run; PrepareReload holds it until Apply or
+	// Discard.
+	runMu  sync.Mutex
+	listen []netip.AddrPort
+	run    *serving // nil unless Run serves
+
+	mu    sync.Mutex
+	addrs []netip.AddrPort // bound addresses, in listen order
+}
+
+// serving is what Run has running.
+type serving struct {
+	ctx       context.Context
+	fail      func(error) // ends Run with this error (the first one counts)
+	endpoints map[netip.AddrPort]*endpoint
+}
+
+// endpoint is the UDP sockets and the TCP listener of one listen address.
+type endpoint struct {
+	listen   netip.AddrPort // as configured (its port may be 0)
+	bound    netip.AddrPort
+	udps     []*udpServer
+	tcp      *mdns.Server
+	started  chan struct{} // closed once the TCP server accepts
+	tcpDone  chan struct{} // closed when the TCP server returned
+	stopping atomic.Bool
+	wg       sync.WaitGroup
 }
 
 // New validates cfg and builds a server; it binds nothing yet. Metrics are
@@ -65,6 +92,11 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 	return s, nil
 }
 
+// SetLiveness makes the server's loops (every UDP socket's reader, every
+// TCP listener with the queries of its connections) beat in reg while they
+// run. Call it before Run.
+func (s *Server) SetLiveness(reg *liveness.Registry) { s.live = reg }
+
 // Names is the dynamic record source (fed from DHCP leases).
 func (s *Server) Names() *DynamicNames { return s.names }
 
@@ -80,22 +112,105 @@ func (s *Server) Addrs() []netip.AddrPort {
 	return slices.Clone(s.addrs)
 }
 
-// Reload atomically swaps zones, forwarders, ACL and TTLs: queries in flight
-// finish with the old ones, later queries see the new ones, none is dropped.
-// The forwarding cache starts empty. Listeners stay as New set them; a
-// changed Listen is logged and ignored (restart to apply it).
+// Reload swaps the configuration: PrepareReload, then Apply. If it returns
+// an error, nothing changed.
 func (s *Server) Reload(cfg Config) error {
+	st, err := s.PrepareReload(cfg)
+	if err != nil {
+		return err
+	}
+	st.Apply()
+	return nil
+}
+
+// Staged is a configuration PrepareReload has compiled and bound but not put
+// in service. Exactly one of Apply and Discard must be called, soon: until
+// then Run can neither start nor stop.
+type Staged struct {
+	s      *Server
+	st     *state
+	listen []netip.AddrPort
+	added  []*endpoint // bound, not serving yet
+	done   bool
+}
+
+// PrepareReload builds everything a new configuration needs that can fail:
+// it compiles zones, forwarders and ACL and, while Run serves, binds the
+// listen addresses that are new. It changes nothing the server serves; an
+// error says why the configuration is refused.
+func (s *Server) PrepareReload(cfg Config) (*Staged, error) {
 	cfg = cfg.withDefaults()
 	st, err := compile(cfg, s.names, s.metrics, s.log)
 	if err != nil {
-		return fmt.Errorf("dns: reload: %w", err)
+		return nil, fmt.Errorf("dns: reload: %w", err)
 	}
-	if !slices.Equal(cfg.Listen, s.listen) {
-		s.log.Warn("dns: listen addresses changed; they apply after a restart", "listen", fmt.Sprint(cfg.Listen))
+	s.runMu.Lock()
+	staged := &Staged{s: s, st: st, listen: slices.Clone(cfg.Listen)}
+	if s.run != nil {
+		for _, ap := range cfg.Listen {
+			if s.run.endpoints[ap] != nil {
+				continue
+			}
+			e, err := s.bindEndpoint(ap)
+			if err != nil {
+				staged.closeAdded()
+				s.runMu.Unlock()
+				return nil, fmt.Errorf("dns: reload: %w", err)
+			}
+			staged.added = append(staged.added, e)
+		}
 	}
-	s.state.Store(st)
-	s.log.Info("dns: reloaded", "zones", len(st.zones), "forwarders", len(cfg.Forwarders))
-	return nil
+	return staged, nil
+}
+
+// Apply puts the staged configuration in service: queries in flight finish
+// with the old zones, later ones see the new, none is dropped; the
+// forwarding cache starts empty. New listen addresses start serving, the
+// ones no longer listed stop. It cannot fail; a second call does nothing.
+func (staged *Staged) Apply() {
+	if staged.done {
+		return
+	}
+	staged.done = true
+	s := staged.s
+	defer s.runMu.Unlock()
+	s.state.Store(staged.st)
+	s.listen = staged.listen
+	if run := s.run; run != nil {
+		for _, e := range staged.added {
+			run.endpoints[e.listen] = e
+			s.start(e, run)
+		}
+		var gone []*endpoint
+		for ap, e := range run.endpoints {
+			if !slices.Contains(s.listen, ap) {
+				gone = append(gone, e)
+				delete(run.endpoints, ap)
+			}
+		}
+		if err := stopAll(context.WithoutCancel(run.ctx), gone); err != nil {
+			s.log.Warn("dns: stop a listener no longer configured", "err", err)
+		}
+		s.publishAddrs(run)
+	}
+	s.log.Info("dns: reloaded", "zones", len(staged.st.zones), "forwarders", len(staged.st.cfg.Forwarders), "listen", fmt.Sprint(s.listen))
+}
+
+// Discard drops the staged configuration and closes the listeners it bound;
+// the server goes on as it was. After Apply it does nothing.
+func (staged *Staged) Discard() {
+	if staged.done {
+		return
+	}
+	staged.done = true
+	staged.closeAdded()
+	staged.s.runMu.Unlock()
+}
+
+func (staged *Staged) closeAdded() {
+	for _, e := range staged.added {
+		e.close()
+	}
 }
 
 func (s *Server) runContext() context.Context {
@@ -109,82 +224,144 @@ func (s *Server) runContext() context.Context {
 // ctx is done, then shuts the listeners down and waits for queries in
 // flight. It returns bind and serve errors; nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
-	if !s.running.CompareAndSwap(false, true) {
+	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("dns: run: already running")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s.runCtx.Store(&ctx)
-	udps, tcps, addrs, err := s.bindAll()
+	var failOnce sync.Once
+	var runErr error
+	fail := func(err error) {
+		failOnce.Do(func() { runErr = err })
+		cancel()
+	}
+
+	s.runMu.Lock()
+	eps, err := s.bindAll(s.listen)
 	if err != nil {
+		s.runMu.Unlock()
 		return err
+	}
+	run := &serving{ctx: ctx, fail: fail, endpoints: map[netip.AddrPort]*endpoint{}}
+	for _, e := range eps {
+		run.endpoints[e.listen] = e
+		s.start(e, run)
+	}
+	s.run = run
+	s.publishAddrs(run)
+	s.runMu.Unlock()
+
+	for _, e := range eps { // ready once every TCP server accepts
+		select {
+		case <-e.started:
+		case <-ctx.Done():
+		}
+	}
+	if ctx.Err() == nil {
+		for _, a := range s.Addrs() {
+			s.log.Info("dns: listening", "addr", a.String(), "udp_sockets", s.sockets)
+		}
+		close(s.ready)
+		<-ctx.Done()
+	}
+
+	s.runMu.Lock()
+	s.run = nil
+	var all []*endpoint
+	for _, e := range run.endpoints {
+		all = append(all, e)
+	}
+	s.runMu.Unlock()
+	stopErr := stopAll(context.WithoutCancel(ctx), all)
+	s.log.Info("dns: stopped")
+	failOnce.Do(func() {}) // runErr is final from here
+	return errors.Join(runErr, stopErr)
+}
+
+// publishAddrs records the bound addresses of run's endpoints, in listen
+// order; called with runMu held.
+func (s *Server) publishAddrs(run *serving) {
+	var addrs []netip.AddrPort
+	for _, ap := range s.listen {
+		if e := run.endpoints[ap]; e != nil {
+			addrs = append(addrs, e.bound)
+		}
 	}
 	s.mu.Lock()
 	s.addrs = addrs
 	s.mu.Unlock()
+}
 
-	// Every serving goroutine reports on exited when it ends.
-	exited := make(chan error, len(udps)+len(tcps))
-	for _, u := range udps {
-		go func() { exited <- u.serve(ctx) }()
+// start serves e's sockets until e is stopped; a listener that ends before
+// that fails run.
+func (s *Server) start(e *endpoint, run *serving) {
+	for i, u := range e.udps {
+		u.beat = s.live.Register(fmt.Sprintf("dns udp %s #%d", e.bound, i+1), 0)
+		e.wg.Go(func() {
+			defer u.beat.Done()
+			err := u.serve(run.ctx)
+			if !e.stopping.Load() {
+				run.fail(fmt.Errorf("dns: serve udp %s: %w", e.bound, errOrStopped(err)))
+			}
+		})
 	}
-	started := make(chan *mdns.Server, len(tcps))
-	for _, srv := range tcps {
-		srv.NotifyStartedFunc = func() { started <- srv }
-		go func() { exited <- srv.ActivateAndServe() }()
-	}
-	running := len(udps) + len(tcps)
+	beat := s.live.Register("dns tcp "+e.bound.String(), 0)
+	e.tcp.Listener = liveness.Listener(e.tcp.Listener, beat)
+	e.tcp.Handler = handler{s: s, beat: beat}
+	e.tcp.NotifyStartedFunc = func() { close(e.started) }
+	e.wg.Go(func() {
+		defer close(e.tcpDone)
+		defer beat.Done()
+		err := e.tcp.ActivateAndServe()
+		if !e.stopping.Load() {
+			run.fail(fmt.Errorf("dns: serve tcp %s: %w", e.bound, errOrStopped(err)))
+		}
+	})
+}
 
-	// Wait until each TCP server has started or failed, so that every
-	// started one can be shut down below.
-	live := map[*mdns.Server]bool{}
-	var runErr error
-	for len(live) < len(tcps) && runErr == nil {
-		select {
-		case srv := <-started:
-			live[srv] = true
-		case err := <-exited:
-			running--
-			runErr = fmt.Errorf("dns: serve: %w", errOrStopped(err))
-		}
-	}
-	if runErr == nil {
-		for _, a := range addrs {
-			s.log.Info("dns: listening", "addr", a.String(), "udp_sockets", s.sockets)
-		}
-		close(s.ready)
-		select {
-		case <-ctx.Done():
-		case err := <-exited:
-			running--
-			runErr = fmt.Errorf("dns: serve: %w", errOrStopped(err))
-		}
-	}
-
-	for _, u := range udps {
+// stop ends e's listeners and waits for its queries in flight (forwarded
+// ones are cancelled with Run's context).
+func (e *endpoint) stop(ctx context.Context) error {
+	e.stopping.Store(true)
+	for _, u := range e.udps {
 		_ = u.conn.Close() // ends its read loop
 	}
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	for _, srv := range tcps {
-		select {
-		case srv := <-started:
-			live[srv] = true
-		default:
-		}
-		if live[srv] {
-			if err := srv.ShutdownContext(shutCtx); err != nil {
-				runErr = errors.Join(runErr, fmt.Errorf("dns: shut down listener: %w", err))
+	var err error
+	select {
+	case <-e.started:
+		if serr := e.tcp.ShutdownContext(ctx); serr != nil {
+			select {
+			case <-e.tcpDone: // it had ended already
+			default:
+				err = fmt.Errorf("dns: shut down listener %s: %w", e.bound, serr)
 			}
-		} else {
-			_ = srv.Listener.Close()
 		}
+	case <-e.tcpDone:
 	}
-	for ; running > 0; running-- {
-		if err := <-exited; err != nil && runErr == nil {
-			runErr = fmt.Errorf("dns: serve: %w", err)
-		}
+	_ = e.tcp.Listener.Close()
+	e.wg.Wait()
+	return err
+}
+
+// close closes the sockets of an endpoint that never served.
+func (e *endpoint) close() {
+	for _, u := range e.udps {
+		_ = u.conn.Close()
 	}
-	s.log.Info("dns: stopped")
-	return runErr
+	_ = e.tcp.Listener.Close()
+}
+
+// stopAll stops every endpoint, at most five seconds waiting for TCP
+// connections.
+func stopAll(ctx context.Context, eps []*endpoint) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, e := range eps {
+		errs = append(errs, e.stop(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // errOrStopped turns a nil exit of a server that should still run into an error.
@@ -195,36 +372,40 @@ func errOrStopped(err error) error {
 	return err
 }
 
-// bindAll opens every listener; on any error it closes what it opened.
-func (s *Server) bindAll() (udps []*udpServer, tcps []*mdns.Server, addrs []netip.AddrPort, err error) {
-	var closers []func() error
-	defer func() {
+// bindAll binds every address of listen; on any error it closes what it
+// opened.
+func (s *Server) bindAll(listen []netip.AddrPort) ([]*endpoint, error) {
+	var eps []*endpoint
+	for _, ap := range listen {
+		e, err := s.bindEndpoint(ap)
 		if err != nil {
-			for _, c := range closers {
-				_ = c()
+			for _, e := range eps {
+				e.close()
 			}
+			return nil, err
 		}
-	}()
-	for _, ap := range s.listen {
-		pcs, l, bound, err := bind(ap, s.sockets)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		closers = append(closers, l.Close)
-		for _, pc := range pcs {
-			closers = append(closers, pc.Close)
-			udps = append(udps, newUDPServer(s, pc.(*net.UDPConn)))
-		}
-		tcps = append(tcps, &mdns.Server{
-			Listener:      l,
-			Handler:       handler{s},
-			ReadTimeout:   5 * time.Second,
-			WriteTimeout:  5 * time.Second,
-			MaxTCPQueries: 256,
-		})
-		addrs = append(addrs, bound)
+		eps = append(eps, e)
 	}
-	return udps, tcps, addrs, nil
+	return eps, nil
+}
+
+// bindEndpoint opens the UDP sockets and the TCP listener of ap.
+func (s *Server) bindEndpoint(ap netip.AddrPort) (*endpoint, error) {
+	pcs, l, bound, err := bind(ap, s.sockets)
+	if err != nil {
+		return nil, err
+	}
+	e := &endpoint{listen: ap, bound: bound, started: make(chan struct{}), tcpDone: make(chan struct{})}
+	for _, pc := range pcs {
+		e.udps = append(e.udps, newUDPServer(s, pc.(*net.UDPConn)))
+	}
+	e.tcp = &mdns.Server{
+		Listener:      l,
+		ReadTimeout:   5 * time.Second,
+		WriteTimeout:  5 * time.Second,
+		MaxTCPQueries: 256,
+	}
+	return e, nil
 }
 
 // bind opens n SO_REUSEPORT UDP sockets and one TCP listener on ap. Port 0

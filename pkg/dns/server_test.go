@@ -40,8 +40,11 @@ func TestRunBindError(t *testing.T) {
 // TestReloadDropsNothing reloads the zone while clients query: every query
 // gets an answer, from either the old or the new zone.
 func TestReloadDropsNothing(t *testing.T) {
-	s, addr := startServer(t, labConfig())
+	base := labConfig()
+	base.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")} // as startServer listens
+	s, addr := startServer(t, base)
 	newCfg := labConfig()
+	newCfg.Listen = base.Listen
 	newCfg.Zones[0].Records = append(newCfg.Zones[0].Records, Record{Name: "added.mycluster.contrail.lan.", Type: TypeA, Value: "172.16.0.200"})
 
 	const clients, perClient = 4, 200
@@ -66,7 +69,7 @@ func TestReloadDropsNothing(t *testing.T) {
 		}()
 	}
 	for i := range 50 {
-		cfg := labConfig()
+		cfg := base
 		if i%2 == 0 {
 			cfg = newCfg
 		}

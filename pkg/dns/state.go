@@ -73,10 +73,15 @@ func compile(cfg Config, names *DynamicNames, m *metrics, log *slog.Logger) (*st
 	if len(ups) > 0 {
 		st.fwd = newForwarder(ups, cfg.UpstreamTimeout, newCache(cfg.CacheSize, cfg.MaxCacheTTL), m, log)
 	}
+	seen := map[netip.AddrPort]bool{}
 	for _, l := range cfg.Listen {
 		if !l.Addr().IsValid() {
 			return nil, fmt.Errorf("dns: listen address %v: invalid", l)
 		}
+		if seen[l] {
+			return nil, fmt.Errorf("dns: listen address %v: listed twice", l)
+		}
+		seen[l] = true
 	}
 	return st, nil
 }

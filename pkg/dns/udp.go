@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	mdns "github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -37,6 +39,7 @@ type udpServer struct {
 	bc    batchConn
 	slots chan struct{}  // bounds forwarded queries in flight
 	wg    sync.WaitGroup // forwarded queries in flight
+	beat  *liveness.Beat // the reader's; forwarded queries count as its work
 }
 
 func newUDPServer(s *Server, conn *net.UDPConn) *udpServer {
@@ -50,7 +53,9 @@ func newUDPServer(s *Server, conn *net.UDPConn) *udpServer {
 }
 
 // serve runs until the socket is closed; then it waits for forwarded
-// queries in flight (ctx cancels them) and returns nil.
+// queries in flight (ctx cancels them) and returns nil. A read deadline
+// wakes it every beat.Every() when no query comes, so an idle reader beats
+// too; one stuck answering does not.
 func (u *udpServer) serve(ctx context.Context) error {
 	defer u.wg.Wait()
 	in := make([]ipv4.Message, udpBatch)
@@ -60,8 +65,15 @@ func (u *udpServer) serve(ctx context.Context) error {
 	out := make([]ipv4.Message, 0, udpBatch)
 	replies := make([][]byte, udpBatch)
 	outBufs := make([][1][]byte, udpBatch)
+	every := u.beat.Every()
+	var deadline time.Time
 	for {
+		if time.Until(deadline) < every/2 {
+			deadline = time.Now().Add(every)
+			_ = u.conn.SetReadDeadline(deadline)
+		}
 		n, err := u.bc.ReadBatch(in, 0)
+		u.beat.Beat()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -160,8 +172,10 @@ func (u *udpServer) forward(ctx context.Context, st *state, req *mdns.Msg, clien
 		return
 	}
 	u.wg.Add(1)
+	end := u.beat.Begin()
 	go func() {
 		defer u.wg.Done()
+		defer end()
 		defer func() { <-u.slots }()
 		reply(u.s.respondWith(ctx, st, req, client, true))
 	}()

@@ -17,7 +17,7 @@ func ask(t *testing.T, s *Server, from, name string, qtype uint16) *mdns.Msg {
 	m := new(mdns.Msg)
 	m.SetQuestion(name, qtype)
 	w := &fakeWriter{remote: &net.UDPAddr{IP: net.ParseIP(from), Port: 5353}}
-	handler{s}.ServeDNS(w, m)
+	handler{s: s}.ServeDNS(w, m)
 	if w.msg == nil {
 		t.Fatalf("%s %s: no reply", name, mdns.TypeToString[qtype])
 	}

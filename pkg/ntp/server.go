@@ -84,15 +84,28 @@ func New(cfg Config, clock SyncSource, reg prometheus.Registerer, log *slog.Logg
 // Reload applies a new local stratum at once. Listeners stay as New set them; a changed
 // Listen is logged and ignored (restart to apply it).
 func (s *Server) Reload(cfg Config) error {
+	if err := s.Prepare(cfg); err != nil {
+		return err
+	}
+	s.Apply(cfg)
+	return nil
+}
+
+// Prepare checks cfg for a reload; Apply then cannot fail.
+func (s *Server) Prepare(cfg Config) error {
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("ntp: reload: %w", err)
 	}
+	return nil
+}
+
+// Apply applies a prepared cfg: the local stratum at once; listen addresses after a restart.
+func (s *Server) Apply(cfg Config) {
 	if !slices.Equal(cfg.Listen, s.listen) {
 		s.log.Warn("ntp: listen addresses changed; they apply after a restart", "listen", fmt.Sprint(cfg.Listen))
 	}
 	s.localStratum.Store(int32(cfg.LocalStratum))
 	s.log.Info("ntp: reloaded", "local_stratum", cfg.LocalStratum)
-	return nil
 }
 
 // Ready is closed once Run has bound every listener and serves.

@@ -37,8 +37,10 @@ type Handler struct {
 type Options struct {
 	Source   Source
 	Gatherer prometheus.Gatherer // for /metrics
-	// Ready reports whether every service is up (for /readyz); nil: always ready.
+	// Ready reports whether every service is up and serving (for /readyz); nil: always ready.
 	Ready func() error
+	// Healthy reports whether every long-running loop is alive (for /healthz); nil: always.
+	Healthy func() error
 	// RefreshSeconds is how often the page reloads itself (default 5).
 	RefreshSeconds int
 	Log            *slog.Logger
@@ -74,16 +76,8 @@ func NewHandler(o Options) *Handler {
 	})
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{o.Log}}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if o.Ready != nil {
-			if err := o.Ready(); err != nil {
-				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	mux.HandleFunc("GET /healthz", check(o.Healthy, "ok", "unhealthy"))
+	mux.HandleFunc("GET /readyz", check(o.Ready, "ready", "not ready"))
 	return &Handler{mux: mux}
 }
 
@@ -93,6 +87,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// bars are sized by one (style="width: 42%").
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src-attr 'unsafe-inline'")
 	h.mux.ServeHTTP(w, r)
+}
+
+// check serves 200 with ok while probe returns nil, else 503 with why (one line per reason).
+func check(probe func() error, ok, notOK string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if probe != nil {
+			if err := probe(); err != nil {
+				http.Error(w, notOK+": "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, ok)
+	}
 }
 
 type slogErrorLog struct{ log *slog.Logger }

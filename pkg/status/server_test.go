@@ -30,6 +30,14 @@ func sample() Snapshot {
 		},
 		Validations: []Validation{{Scope: "cluster", ID: "api-vips-defined", Status: "failure", Message: "API virtual IPs are undefined"}},
 		Events:      []Event{{Time: now, Level: "error", Source: "flow", Message: "<script>alert(1)</script>"}},
+		Reload: Reload{File: "/etc/cn2-appliance/lab.yaml", Time: now, LastSuccess: now.Add(-time.Hour), Problems: []ReloadProblem{
+			{File: "/etc/cn2-appliance/lab.yaml", Line: 12, Column: 11, Key: "cluster.apiVIP", Message: "172.16.0.60 is inside the DHCP pool"},
+		}},
+		Loops: []Loop{
+			{Name: "dhcp read ens4", Alive: true, LastBeat: now},
+			{Name: "flow", Alive: true, LastBeat: now, Idle: "stopped on a permanent error"},
+			{Name: "dns tcp 172.16.0.1:53", LastBeat: now.Add(-time.Minute), Wedged: "no beat for 1m0s (allowed: 30s)"},
+		},
 	}
 }
 
@@ -73,6 +81,10 @@ func TestPage(t *testing.T) {
 		`data-step="watch-install" data-state="running"`,
 		`id="cluster-progress" data-percent="42" style="width: 42%"`,
 		"Needs reprovision:", "API virtual IPs are undefined",
+		`id="reload-refused"`, "/etc/cn2-appliance/lab.yaml:12:11: cluster.apiVIP: 172.16.0.60 is inside the DHCP pool",
+		"still runs the lab applied at 09:00:00", "last reload refused",
+		`data-loop="dhcp read ens4" data-alive="true"`, "idle: stopped on a permanent error",
+		`data-loop="dns tcp 172.16.0.1:53" data-alive="false"`, "wedged: no beat for 1m0s (allowed: 30s)",
 		"&lt;script&gt;alert(1)&lt;/script&gt;",
 	} {
 		if !strings.Contains(body, want) {
@@ -90,14 +102,23 @@ func TestPage(t *testing.T) {
 func TestJSONAndHealth(t *testing.T) {
 	notReady := errors.New("dhcp not bound yet")
 	ready := notReady
-	srv := serve(t, Options{Ready: func() error { return ready }})
+	var healthy error
+	srv := serve(t, Options{Ready: func() error { return ready }, Healthy: func() error { return healthy }})
 	code, body := get(t, srv.URL+"/api/v1/status")
 	var s Snapshot
 	if code != 200 || json.Unmarshal([]byte(body), &s) != nil || s.Cluster.Progress != 42 || len(s.Nodes) != 2 || s.Nodes[0].HostStage != "Rebooting" {
 		t.Fatalf("/api/v1/status = %d %s", code, body)
 	}
+	if s.Reload.Successful || len(s.Reload.Problems) != 1 || s.Reload.Problems[0].Line != 12 || s.Reload.Problems[0].Key != "cluster.apiVIP" ||
+		len(s.Loops) != 3 || s.Loops[2].Alive || s.Loops[2].Wedged == "" {
+		t.Errorf("/api/v1/status reload and loops: %+v %+v", s.Reload, s.Loops)
+	}
 	if code, _ := get(t, srv.URL+"/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
+	}
+	healthy = errors.New("dns tcp 172.16.0.1:53: no beat for 1m0s")
+	if code, body := get(t, srv.URL+"/healthz"); code != 503 || !strings.Contains(body, "unhealthy: dns tcp 172.16.0.1:53: no beat") {
+		t.Errorf("/healthz with a wedged loop = %d %s", code, body)
 	}
 	if code, body := get(t, srv.URL+"/readyz"); code != 503 || !strings.Contains(body, "dhcp not bound yet") {
 		t.Errorf("/readyz = %d %s", code, body)

@@ -5,7 +5,11 @@
 // no secrets by construction: they hold no field a secret could go into.
 package status
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Snapshot is the whole state of the appliance at one moment.
 type Snapshot struct {
@@ -22,6 +26,55 @@ type Snapshot struct {
 	Events       []Event       `json:"events"`
 	// Doctor is the last preflight's report; nil before the first.
 	Doctor *Doctor `json:"doctor,omitempty"`
+	// Reload is the outcome of the last reload of the lab file (the start counts as one).
+	Reload Reload `json:"reload"`
+	// Loops are the appliance's long-running loops and whether each is alive.
+	Loops []Loop `json:"loops"`
+}
+
+// Reload is the outcome of the last attempt to apply the lab file.
+type Reload struct {
+	File        string    `json:"file"`
+	Time        time.Time `json:"time"`
+	Successful  bool      `json:"successful"`
+	LastSuccess time.Time `json:"lastSuccess"`
+	// Problems say why the last attempt was refused; the appliance still runs the lab it
+	// applied at LastSuccess.
+	Problems []ReloadProblem `json:"problems,omitempty"`
+}
+
+// ReloadProblem is one reason a reload was refused: a finding in the lab file (with its line
+// and key), or a service that cannot apply the lab (then Line is 0).
+type ReloadProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Key     string `json:"key,omitempty"` // key path, e.g. networks[0].cidr
+	Message string `json:"message"`
+}
+
+// String is the problem as an editor or a log reads it: file:line:column: key: message.
+func (p ReloadProblem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
+	}
+	b.WriteString(": ")
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Loop is one long-running loop of the appliance (a DHCP reader, a DNS listener, the flow...).
+type Loop struct {
+	Name     string    `json:"name"`
+	Alive    bool      `json:"alive"`
+	LastBeat time.Time `json:"lastBeat"`
+	Idle     string    `json:"idle,omitempty"`   // why it waits on purpose
+	Wedged   string    `json:"wedged,omitempty"` // why it counts as stuck
 }
 
 // Doctor is the last run of the preflight checks (cn2-appliance doctor).
