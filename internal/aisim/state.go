@@ -49,7 +49,7 @@ type host struct {
 	// bootsDiscoveryAfterWrite: at its reboot after writing the image the node boots the
 	// discovery image again (a wrong boot order), once.
 	bootsDiscoveryAfterWrite bool
-	createdAt        time.Time
+	createdAt                time.Time
 }
 
 // stages a host walks through during the install.
