@@ -126,10 +126,10 @@ func printRehearsal(out io.Writer, r *rehearsal.Result) {
 		fmt.Fprintf(out, "  %-22s %-10s %-9s %s\n", f.Fault, node, injected, strings.Join(remedies, "; "))
 	}
 	if len(r.Nodes) > 0 {
-		fmt.Fprintf(out, "\n  %-10s %-28s %-28s %s\n", "NODE", "BOOTED (DISCOVERY/DISK/HANG)", "EXPECTED", "POWER CYCLES (BMC/FLOW)")
+		fmt.Fprintf(out, "\n  %-10s %-28s %-8s %s\n", "NODE", "BOOTS (discovery/disk/hang)", "WANT", "POWER CYCLES (performed/asked)")
 	}
 	for _, n := range r.Nodes {
-		fmt.Fprintf(out, "  %-10s %-28s %-28s %d/%d\n", n.Name,
+		fmt.Fprintf(out, "  %-10s %-28s %-8s %d/%d\n", n.Name,
 			fmt.Sprintf("%d/%d/%d", n.Boots.Discovery, n.Boots.Disk, n.Boots.FirmwareHangs),
 			fmt.Sprintf("%d/%d/%d", n.WantBoots.Discovery, n.WantBoots.Disk, n.WantBoots.FirmwareHangs),
 			n.Cycles, n.CyclesAsked)

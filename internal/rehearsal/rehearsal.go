@@ -238,7 +238,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 func follow(ctx context.Context, app *appliance.Appliance, st *store.Store, plan *faultPlan, appDone <-chan error, out io.Writer) (problem string, err error) {
 	printed := map[string]bool{}
 	injections, lastSeq := 0, uint64(0)
-	at := func(t time.Time) string { return "+" + t.Sub(plan.start).Round(100*time.Millisecond).String() }
+	at := func(t time.Time) string { return "+" + t.Sub(plan.start).Round(10*time.Millisecond).String() }
 	report := func() {
 		for _, s := range app.Flow().Steps() {
 			if (s.State == flow.StateDone || s.State == flow.StateFailed) && !printed[s.Name+s.State] {
