@@ -1,6 +1,7 @@
 package rehearsal
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -32,10 +33,11 @@ type FaultReport struct {
 }
 
 // Remedy is one thing done about a fault: a warning event of the flow on the fault's node
-// after the injection, or what the installer saw its client do.
+// after the injection, a warning the BMC client logged about a power action on it (its retry
+// policy at work), or what the installer saw its client do.
 type Remedy struct {
 	At   time.Duration // since the rehearsal started; < 0: throughout the install
-	By   string        // "flow" or "installer client"
+	By   string        // "flow", "bmc client" or "installer client"
 	What string
 }
 
@@ -90,6 +92,7 @@ type faultPlan struct {
 	nodes       map[string]*labsim.NetNode
 	power       map[string]*askedPower
 	macNode     map[string]string // a node's first MAC, lower case → its name
+	bmcLog      *bmcWarnings
 	expire      sync.Once
 }
 
@@ -219,8 +222,9 @@ func (p *faultPlan) nodeReports() []NodeReport {
 }
 
 // faultReports pairs every planned fault with its injection and the remedies after it: the
-// flow's warnings about the fault's node from the injection on (up to the next injection on
-// that node, when several faults share one), and for installer faults what the installer saw.
+// flow's warnings and the BMC client's power-action warnings about the fault's node from the
+// injection on (up to the next injection on that node, when several faults share one), and
+// for installer faults what the installer saw.
 func (p *faultPlan) faultReports(events []store.Event) []FaultReport {
 	injected := p.injections.List()
 	since := func(t time.Time) time.Duration { return t.Sub(p.start).Round(10 * time.Millisecond) }
@@ -245,6 +249,14 @@ func (p *faultPlan) faultReports(events []store.Event) []FaultReport {
 				continue
 			}
 			r.Remedies = append(r.Remedies, Remedy{At: since(e.Time), By: "flow", What: e.Message})
+		}
+		if p.bmcLog != nil && a.Node != "" {
+			for _, w := range p.bmcLog.warnings() {
+				if w.node == a.Node && !w.at.Before(from) && (until.IsZero() || w.at.Before(until)) {
+					r.Remedies = append(r.Remedies, Remedy{At: since(w.at), By: "bmc client", What: w.what})
+				}
+			}
+			slices.SortStableFunc(r.Remedies, func(x, y Remedy) int { return cmp.Compare(x.At, y.At) })
 		}
 		r.Remedies = append(r.Remedies, p.installerRemedies(a.Fault, from)...)
 		out = append(out, r)

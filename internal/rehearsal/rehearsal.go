@@ -148,8 +148,10 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	}
 	power := map[string]flow.Power{}
 	asked := map[string]*askedPower{}
+	bmcLog := newBMCWarnings(o.Log.With("service", "bmc").Handler())
+	plan.bmcLog = bmcLog
 	for name, n := range nodes {
-		p := &askedPower{Client: bmc.NewWithDriver(bmc.Config{Node: name}, n, bmc.WithLogger(o.Log.With("service", "bmc")))}
+		p := &askedPower{Client: bmc.NewWithDriver(bmc.Config{Node: name}, n, bmc.WithLogger(slog.New(bmcLog)))}
 		power[name], asked[name] = p, p
 	}
 	plan.arm(sim, nodes, asked)

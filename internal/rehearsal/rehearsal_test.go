@@ -69,6 +69,9 @@ func rehearseWith(t *testing.T, path string, faults labsim.Faults, seed uint64) 
 		t.Errorf("%v", err)
 	}
 	for _, f := range r.Faults {
+		if !r.Installed {
+			break // remedies are judged on installs that finished
+		}
 		if f.Injected && needsFlowRemedy[f.Fault] && !hasFlowRemedy(f) {
 			t.Errorf("%s on %s (at +%s): the flow recorded no remedy", f.Fault, f.Node, f.At)
 		}
