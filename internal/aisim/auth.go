@@ -48,6 +48,7 @@ func (s *Sim) serveToken(w http.ResponseWriter, r *http.Request) {
 	tok := "aisim-" + hex.EncodeToString(b[:])
 	s.tokens[tok] = s.now().Add(s.timings.TokenTTL)
 	s.stats.TokenGrants++
+	s.tokenGrants = append(s.tokenGrants, s.now())
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok, "token_type": "Bearer", "expires_in": int(s.timings.TokenTTL.Seconds()),
 	})

@@ -141,7 +141,7 @@ func (s *Sim) clusterProgress(cl *cluster, hosts []*host) *ai.ClusterProgress {
 	switch cl.c.Status {
 	case ai.ClusterPreparingForInstallation:
 		p.PreparingForInstallationStagePercentage = pct(now.Sub(cl.installStart), s.opts.scaled(s.timings.Preparing))
-	case ai.ClusterInstalling, ai.ClusterFinalizing, ai.ClusterInstalled, ai.ClusterCancelled, ai.ClusterError:
+	case ai.ClusterInstalling, ai.ClusterInstallingPendingAction, ai.ClusterFinalizing, ai.ClusterInstalled, ai.ClusterCancelled, ai.ClusterError:
 		p.PreparingForInstallationStagePercentage = 100
 		sum := 0
 		for _, h := range hosts {
@@ -272,7 +272,7 @@ func (s *Sim) deleteCluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch cl.c.Status {
-	case ai.ClusterPreparingForInstallation, ai.ClusterInstalling, ai.ClusterFinalizing:
+	case ai.ClusterPreparingForInstallation, ai.ClusterInstalling, ai.ClusterInstallingPendingAction, ai.ClusterFinalizing:
 		writeError(w, http.StatusConflict, "Cluster "+cl.c.ID+" can not be deleted while being installed")
 		return
 	}

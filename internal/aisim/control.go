@@ -13,6 +13,7 @@ import (
 //	POST /_sim/boot        {"macs":["52:54:..."],"ips":["172.16.0.11/24"],"hostname":"master-0"}
 //	POST /_sim/power-on    {"mac":"52:54:..."}
 //	POST /_sim/power-off-on-reboot {"mac":"52:54:..."}
+//	POST /_sim/discovery-after-write {"mac":"52:54:..."}
 //	GET  /_sim/powered-off?mac=52:54:...   → {"off":true,"registered":true}
 //	POST /_sim/faults      {"error_rate":0.2,"latency_ms":50}
 //	POST /_sim/expire-tokens
@@ -43,6 +44,8 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 		s.NodePoweredOn(in.MAC)
 	case "POST /power-off-on-reboot":
 		s.PowerOffOnReboot(in.MAC)
+	case "POST /discovery-after-write":
+		s.BootDiscoveryAfterWrite(in.MAC)
 	case "GET /powered-off":
 		mac := r.URL.Query().Get("mac")
 		writeJSON(w, http.StatusOK, map[string]bool{"off": s.PoweredOff(mac), "registered": s.HostRegistered(mac)})

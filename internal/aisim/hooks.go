@@ -3,6 +3,7 @@ package aisim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +52,13 @@ func (s *Sim) register(p pendingBoot, at time.Time) {
 		case "resetting-pending-user-action", "cancelled", "disconnected":
 			h.h.Status, h.h.StatusInfo, h.h.Progress = "known", "", &ai.HostProgress{}
 			h.stageIdx, h.poweredOff = 0, false
+		case "installing-in-progress":
+			// The discovery image came up where the installed system should have.
+			if cl := s.clusterOf(h); cl != nil && stages[h.stageIdx] == ai.StageRebooting {
+				s.bootedDiscoveryDuringReboot(cl, h, at)
+			}
+		case hostPendingUserAction:
+			// Still the wrong boot: the service refuses the agent and the host stays.
 		}
 		t := at
 		h.h.CheckedInAt = &t
@@ -87,12 +95,22 @@ func (s *Sim) register(p pendingBoot, at time.Time) {
 	if s.powerOffMACs[n.MACs[0]] {
 		h.powerOffOnReboot = true
 	}
+	if s.discoveryAfterWriteMACs[n.MACs[0]] {
+		h.bootsDiscoveryAfterWrite = true
+	}
 	s.hosts[id] = h
 	var clusterID string
 	if h.h.ClusterID != nil {
 		clusterID = *h.h.ClusterID
 	}
 	s.event(clusterID, id, "info", fmt.Sprintf("Host %s: Successfully registered", name), at)
+}
+
+func (s *Sim) clusterOf(h *host) *cluster {
+	if h.h.ClusterID == nil {
+		return nil
+	}
+	return s.clusters[*h.h.ClusterID]
 }
 
 func (s *Sim) hostByMAC(mac string) *host {
@@ -119,6 +137,20 @@ func (s *Sim) PowerOffOnReboot(mac string) {
 	}
 }
 
+// BootDiscoveryAfterWrite makes the node with mac boot the discovery image again at its reboot
+// after writing the image, once, as a node with a wrong boot order does: its host goes to
+// installing-pending-user-action and stays there until the node boots from disk
+// (NodePoweredOn), then goes on with the stage after Rebooting.
+func (s *Sim) BootDiscoveryAfterWrite(mac string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mac = strings.ToLower(mac)
+	s.discoveryAfterWriteMACs[mac] = true
+	if h := s.hostByMAC(mac); h != nil {
+		h.bootsDiscoveryAfterWrite = true
+	}
+}
+
 // PoweredOff reports whether the node with mac is off (it powered off instead of rebooting
 // and nobody powered it on yet).
 func (s *Sim) PoweredOff(mac string) bool {
@@ -126,9 +158,8 @@ func (s *Sim) PoweredOff(mac string) bool {
 	s.advance()
 	h := s.hostByMAC(mac)
 	off := h != nil && h.poweredOff
-	cb := s.takePowerOffs()
 	s.mu.Unlock()
-	cb()
+	s.runNotices()
 	return off
 }
 
@@ -141,8 +172,10 @@ func (s *Sim) HostRegistered(mac string) bool {
 	return s.hostByMAC(mac) != nil
 }
 
-// NodePoweredOn tells the simulator the node with mac was powered on. A host waiting in
-// Rebooting after a power-off continues from now; otherwise nothing happens.
+// NodePoweredOn tells the simulator the node with mac was powered on and booted from disk. A
+// host waiting in Rebooting after a power-off continues from now; a host pending user action
+// because it booted the discovery image goes on with the stage after Rebooting; otherwise
+// nothing happens.
 func (s *Sim) NodePoweredOn(mac string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,29 +183,41 @@ func (s *Sim) NodePoweredOn(mac string) {
 	mac = strings.ToLower(mac)
 	delete(s.powerOffMACs, mac)
 	h := s.hostByMAC(mac)
-	if h == nil || !h.poweredOff {
-		if h != nil {
-			h.powerOffOnReboot = false
+	if h != nil && h.h.Status == hostPendingUserAction {
+		if cl := s.clusterOf(h); cl != nil {
+			h.h.Status, h.stageIdx, h.stageAt = "installing-in-progress", slices.Index(stages, ai.StageConfiguring), s.now()
+			s.event(cl.c.ID, h.h.ID, "info", fmt.Sprintf("Host %s: booted from disk; updated status from installing-pending-user-action to installing-in-progress", h.name()), s.now())
 		}
 		return
 	}
-	h.poweredOff, h.powerOffOnReboot = false, false
-	h.stageAt = s.now() // the reboot starts now
+	if h == nil {
+		return
+	}
+	if h.poweredOff {
+		// The reboot starts now (a node that also boots the discovery image after writing
+		// does so at this reboot).
+		h.poweredOff, h.powerOffOnReboot = false, false
+		h.stageAt = s.now()
+		return
+	}
+	h.powerOffOnReboot = false
+	if h.h.Status == "installing-in-progress" && stages[h.stageIdx] == ai.StageRebooting {
+		h.bootsDiscoveryAfterWrite = false // booted from disk before the discovery image came up
+	}
 }
 
-// takePowerOffs returns a func that reports new power-offs to Options.OnPowerOff. Callers
-// hold s.mu and run the func after unlocking.
-func (s *Sim) takePowerOffs() func() {
-	macs := s.powerOffs
-	s.powerOffs = nil
-	cb := s.opts.OnPowerOff
-	return func() {
-		if cb == nil {
-			return
-		}
-		for _, m := range macs {
-			cb(m)
-		}
+// notify queues a call of an Options hook; it runs once the lock is released (runNotices), so
+// a hook may call the simulator. Callers hold s.mu.
+func (s *Sim) notify(hook func()) { s.notices = append(s.notices, hook) }
+
+// runNotices calls the queued hooks. Callers do not hold s.mu.
+func (s *Sim) runNotices() {
+	s.mu.Lock()
+	calls := s.notices
+	s.notices = nil
+	s.mu.Unlock()
+	for _, c := range calls {
+		c()
 	}
 }
 
@@ -228,6 +273,13 @@ func (s *Sim) Counts() (clusters, infraEnvs, hosts int) {
 	defer s.mu.Unlock()
 	s.advance()
 	return len(s.clusters), len(s.infraEnvs), len(s.hosts)
+}
+
+// TokenGrants returns when each access token was issued, oldest first.
+func (s *Sim) TokenGrants() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.tokenGrants)
 }
 
 // Stats are counters for tests.

@@ -19,7 +19,7 @@ func (s *Sim) hostView(h *host) ai.Host {
 	b, _ := json.Marshal(h.labels)
 	v.NodeLabels = string(b)
 	switch v.Status {
-	case "installing-in-progress", "installed":
+	case "installing-in-progress", "installed", hostPendingUserAction:
 		stage := stages[h.stageIdx]
 		v.Progress = &ai.HostProgress{CurrentStage: stage, InstallationPercentage: 100 * h.stageIdx / (len(stages) - 1)}
 		if v.Status == "installing-in-progress" {

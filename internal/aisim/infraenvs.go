@@ -251,7 +251,7 @@ func pastDiskWrite(h *host) bool {
 	switch h.h.Status {
 	case "installed":
 		return true
-	case "installing-in-progress":
+	case "installing-in-progress", hostPendingUserAction:
 		return h.stageIdx > 2 // past "Writing image to disk"
 	}
 	return false

@@ -57,6 +57,12 @@ type Options struct {
 	// OnPowerOff is called (outside the simulator's lock) when a node set up with
 	// PowerOffOnReboot powers off at its reboot.
 	OnPowerOff func(mac string)
+	// OnPendingUserAction is called (outside the lock) when a host goes to
+	// installing-pending-user-action because its node booted the discovery image at its
+	// reboot instead of the disk (see BootDiscoveryAfterWrite).
+	OnPendingUserAction func(mac string)
+	// OnClusterStatus is called (outside the lock) when a cluster's status changes.
+	OnClusterStatus func(clusterID, status string)
 }
 
 func (o *Options) scaled(d time.Duration) time.Duration {

@@ -35,21 +35,23 @@ type Sim struct {
 	closed  chan struct{}
 	close   sync.Once
 
-	mu           sync.Mutex
-	rng          *mrand.Rand
-	clusters     map[string]*cluster
-	infraEnvs    map[string]*infraEnv
-	hosts        map[string]*host
-	pending      []pendingBoot
-	events       []ai.Event
-	tokens       map[string]time.Time // access token → expiry
-	powerOffMACs map[string]bool
-	powerOffs    []string
-	failNext     int
-	failStatus   int
-	stallNext    int
-	stats        Stats
-	violations   []error
+	mu                      sync.Mutex
+	rng                     *mrand.Rand
+	clusters                map[string]*cluster
+	infraEnvs               map[string]*infraEnv
+	hosts                   map[string]*host
+	pending                 []pendingBoot
+	events                  []ai.Event
+	tokens                  map[string]time.Time // access token → expiry
+	powerOffMACs            map[string]bool
+	discoveryAfterWriteMACs map[string]bool
+	notices                 []func() // hook calls waiting for the lock to be released
+	tokenGrants             []time.Time
+	failNext                int
+	failStatus              int
+	stallNext               int
+	stats                   Stats
+	violations              []error
 }
 
 // New returns a simulator. It fails only if the embedded spec does not load.
@@ -84,7 +86,7 @@ func New(opts Options) (*Sim, error) {
 		opts: opts, timings: t, spec: sp, log: log, closed: make(chan struct{}),
 		rng:      mrand.New(mrand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		clusters: map[string]*cluster{}, infraEnvs: map[string]*infraEnv{}, hosts: map[string]*host{},
-		tokens: map[string]time.Time{}, powerOffMACs: map[string]bool{},
+		tokens: map[string]time.Time{}, powerOffMACs: map[string]bool{}, discoveryAfterWriteMACs: map[string]bool{},
 	}
 	s.routes()
 	return s, nil
@@ -128,6 +130,7 @@ func (s *Sim) Serve(ctx context.Context, ln net.Listener) error {
 // ServeHTTP implements http.Handler: token endpoint, test control API, and the REST API
 // behind auth, fault injection and spec checks.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer s.runNotices()
 	switch {
 	case r.URL.Path == TokenPath:
 		s.serveToken(w, r)
@@ -148,6 +151,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := s.spec.OperationID(r)
 	rec := &recorder{header: http.Header{}}
 	s.serveAPI(rec, r, body, op)
+	if rec.status == 0 && rec.body.Len() == 0 && r.Context().Err() != nil {
+		return // the client gave up during an injected delay: nothing was answered
+	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
@@ -226,10 +232,6 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, op s
 		}
 	}
 	s.mux.ServeHTTP(w, r)
-	s.mu.Lock()
-	report := s.takePowerOffs()
-	s.mu.Unlock()
-	report()
 }
 
 // documents reports whether the spec lists status for the request's operation.

@@ -2,6 +2,7 @@ package aisim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -57,5 +58,35 @@ func TestControlAPI(t *testing.T) {
 	}
 	if err := s.ListenAndServe(t.Context(), "0.0.0.0:0"); err == nil {
 		t.Error("listened beyond loopback")
+	}
+}
+
+// TestClientGoneDuringLatency: a client that gives up during an injected delay got no answer,
+// so there is no answer to hold against the spec.
+func TestClientGoneDuringLatency(t *testing.T) {
+	s, err := New(Options{Faults: Faults{Latency: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/assisted-install/v2/clusters", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %s during an hour's latency", resp.Status)
+	}
+	// The handler notices the client left; wait for it to finish with a request of our own.
+	s.SetFaults(Faults{})
+	resp, err := http.Get(srv.URL + "/api/assisted-install/v2/clusters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	srv.Close() // waits for the abandoned request's handler
+	if v := s.Violations(); len(v) != 0 {
+		t.Errorf("violations: %v", v)
 	}
 }

@@ -46,7 +46,10 @@ type host struct {
 	stageAt          time.Time // when the current stage began
 	powerOffOnReboot bool
 	poweredOff       bool
-	createdAt        time.Time
+	// bootsDiscoveryAfterWrite: at its reboot after writing the image the node boots the
+	// discovery image again (a wrong boot order), once.
+	bootsDiscoveryAfterWrite bool
+	createdAt                time.Time
 }
 
 // stages a host walks through during the install.
@@ -119,14 +122,22 @@ func (s *Sim) advanceCluster(cl *cluster, now time.Time) {
 			s.event(cl.c.ID, h.h.ID, "info", fmt.Sprintf("Host %s: updated status from preparing-successful to installing-in-progress", h.name()), prepEnd)
 		}
 		fallthrough
-	case ai.ClusterInstalling:
-		done := true
+	case ai.ClusterInstalling, ai.ClusterInstallingPendingAction:
+		done, pending := true, false
 		for _, h := range hosts {
 			s.advanceHost(cl, h, now)
 			if h.h.Status != "installed" {
 				done = false
 			}
+			if h.h.Status == hostPendingUserAction {
+				pending = true
+			}
 		}
+		if pending {
+			s.setClusterStatus(cl, ai.ClusterInstallingPendingAction, "Cluster has hosts pending user action", now)
+			return
+		}
+		s.setClusterStatus(cl, ai.ClusterInstalling, "Installation in progress", now)
 		if !done {
 			return
 		}
@@ -161,10 +172,22 @@ func (s *Sim) advanceHost(cl *cluster, h *host, now time.Time) {
 		if stages[h.stageIdx] == ai.StageRebooting && h.powerOffOnReboot {
 			if !h.poweredOff {
 				h.poweredOff = true
-				s.powerOffs = append(s.powerOffs, h.macs[0])
+				if cb, mac := s.opts.OnPowerOff, h.macs[0]; cb != nil {
+					s.notify(func() { cb(mac) })
+				}
 				s.event(cl.c.ID, h.h.ID, "warning", fmt.Sprintf("Host %s: powered off instead of rebooting", h.name()), now)
 			}
 			return // waits for NodePoweredOn, which clears powerOffOnReboot
+		}
+		if stages[h.stageIdx] == ai.StageRebooting && h.bootsDiscoveryAfterWrite {
+			// The node restarted into the discovery image, whose agent registers again.
+			at := h.stageAt.Add(s.opts.scaled(s.timings.Discovery))
+			if now.Before(at) {
+				return
+			}
+			h.bootsDiscoveryAfterWrite = false
+			s.bootedDiscoveryDuringReboot(cl, h, at)
+			return
 		}
 		next := h.stageAt.Add(stageDur)
 		if now.Before(next) {
@@ -180,6 +203,26 @@ func (s *Sim) advanceHost(cl *cluster, h *host, now time.Time) {
 	}
 }
 
+// Host status and status info of a host that booted the discovery image where it should have
+// booted from disk (the service's "wrong boot order detection"); the service appends the
+// installation disk's model, serial, name and id.
+const (
+	hostPendingUserAction = "installing-pending-user-action"
+	wrongBootOrderInfo    = "Expected the host to boot from disk, but it booted the installation image - please reboot and fix boot order to boot from disk"
+	simulatedDisk         = "(sda, /dev/disk/by-path/pci-0000:00:05.0)"
+)
+
+// bootedDiscoveryDuringReboot is the service's answer to a host that registers again while it
+// is in its Rebooting stage: it waits, pending user action, until its node boots from disk
+// (NodePoweredOn). Callers hold s.mu.
+func (s *Sim) bootedDiscoveryDuringReboot(cl *cluster, h *host, at time.Time) {
+	h.h.Status, h.h.StatusInfo = hostPendingUserAction, wrongBootOrderInfo+" "+simulatedDisk
+	s.event(cl.c.ID, h.h.ID, "warning", fmt.Sprintf("Host %s: updated status from installing-in-progress to installing-pending-user-action (%s)", h.name(), h.h.StatusInfo), at)
+	if cb, mac := s.opts.OnPendingUserAction, h.macs[0]; cb != nil {
+		s.notify(func() { cb(mac) })
+	}
+}
+
 func (s *Sim) setClusterStatus(cl *cluster, status, info string, at time.Time) {
 	if cl.c.Status == status {
 		return
@@ -188,6 +231,9 @@ func (s *Sim) setClusterStatus(cl *cluster, status, info string, at time.Time) {
 	cl.c.Status, cl.c.StatusInfo = status, info
 	t := at
 	cl.c.StatusUpdatedAt = &t
+	if cb, id := s.opts.OnClusterStatus, cl.c.ID; cb != nil {
+		s.notify(func() { cb(id, status) })
+	}
 }
 
 // hostPreInstallStatus sets known/insufficient from the host's name.

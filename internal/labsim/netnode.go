@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -27,9 +26,9 @@ import (
 // TFTP, asks DHCP again as iPXE, fetches its per-MAC iPXE script and the kernel, initrds and
 // rootfs the script names over HTTP, and only then tells the installer simulator that the
 // discovery image booted. A disk boot (the script says so, or the BMC's boot device is the
-// disk) resumes the installed system. It satisfies the install flow's Power interface.
+// disk) resumes the installed system. Like Power it is a bmc.Driver and a flow Power.
 type NetNode struct {
-	Power // the simulator side: power state, boot device, the installer hooks
+	Power // the simulator side: power state, boot device, faults, counts, the installer hooks
 
 	BootMAC    net.HardwareAddr
 	WantIP     netip.Addr     // the reservation the node must get
@@ -37,35 +36,23 @@ type NetNode struct {
 	Relay      netip.Addr     // giaddr: a loopback address inside the boot network
 	TFTPPort   int
 	Log        *slog.Logger
-
-	mu    sync.Mutex
-	boots int
 }
 
 // PowerOn boots the node if it is off.
-func (n *NetNode) PowerOn(ctx context.Context) error {
-	if state, _ := n.Power.PowerState(ctx); state == bmc.PowerOn {
-		return nil
-	}
-	return n.boot(ctx)
-}
+func (n *NetNode) PowerOn(ctx context.Context) error { return n.Power.powerOn(ctx, n.start) }
 
 // PowerCycle (re)boots the node.
-func (n *NetNode) PowerCycle(ctx context.Context) error { return n.boot(ctx) }
+func (n *NetNode) PowerCycle(ctx context.Context) error { return n.Power.powerCycle(ctx, n.start) }
 
-// Boots is how many times the node booted over the network.
-func (n *NetNode) Boots() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.boots
-}
+// Boots is how many times the node booted the discovery image over the network.
+func (n *NetNode) Boots() int { return n.Counts().DiscoveryBoots }
 
-func (n *NetNode) boot(ctx context.Context) error {
-	n.Power.mu.Lock()
-	device := n.Power.device
-	n.Power.mu.Unlock()
-	if device != bmc.BootPXE {
-		return n.Power.boot(ctx)
+func (n *NetNode) start(ctx context.Context) error {
+	if n.Power.bootDevice() != bmc.BootPXE {
+		return n.Power.start(ctx)
+	}
+	if n.Power.hangs() {
+		return nil
 	}
 	n.Power.mu.Lock()
 	n.Power.on, n.Power.forcedOff = true, false
@@ -75,6 +62,7 @@ func (n *NetNode) boot(ctx context.Context) error {
 		bctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := n.netboot(bctx); err != nil {
+			n.count(func(c *Counts) { c.FailedBoots++ })
 			n.Log.Error("labsim: network boot failed", "node", n.Hostname, "err", err)
 		}
 	}()
@@ -118,12 +106,13 @@ func (n *NetNode) netboot(ctx context.Context) error {
 			if err := n.fetchArtifacts(ctx, text); err != nil {
 				return err
 			}
-			n.mu.Lock()
-			n.boots++
-			n.mu.Unlock()
-			return n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname})
+			if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname}); err != nil {
+				return err
+			}
+			n.count(func(c *Counts) { c.DiscoveryBoots++ })
+			return nil
 		case strings.Contains(text, "sanboot") || strings.Contains(text, "\nexit"):
-			return n.Power.post(ctx, "power-on", map[string]string{"mac": n.MACs[0]})
+			return n.Power.diskBooted(ctx)
 		default: // the appliance asks the node to wait (boot cache not filled yet)
 			select {
 			case <-ctx.Done():

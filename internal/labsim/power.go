@@ -1,8 +1,10 @@
 // Package labsim simulates the lab's machines for tests and the rehearsal, where no real
 // node exists: a node's BMC whose power and boot device drive the Assisted Installer
 // simulator (internal/aisim) through its control API, as a real node booting the discovery
-// image would make a host appear at the real service. It is a simulator, named as one; the
-// real drivers live in pkg/bmc and are tested against real peers.
+// image would make a host appear at the real service, and the named faults (faults.go) a real
+// lab has: firmware that hangs, BMCs that answer late or not at all. It is a simulator, named
+// as one; the real drivers live in pkg/bmc and are tested against real peers. A node is a
+// bmc.Driver, so the rehearsal drives it through the real bmc.Client and its retry policy.
 package labsim
 
 import (
@@ -16,7 +18,11 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 )
 
-// Power is one simulated node's BMC. It satisfies the install flow's Power interface.
+// DriverName is the simulated BMC's driver name.
+const DriverName = "labsim"
+
+// Power is one simulated node's BMC. It is a bmc.Driver with every power, boot-device and
+// virtual-media capability, and satisfies the install flow's Power interface by itself too.
 type Power struct {
 	// Control is the simulator's base URL (its control API is under /_sim/).
 	Control  string
@@ -24,12 +30,56 @@ type Power struct {
 	IPs      []string // CIDR addresses, one per MAC (optional)
 	Hostname string
 	Client   *http.Client
+	// Faults are this node's firmware and BMC faults (none when zero).
+	Faults NodeFaults
 
 	mu        sync.Mutex
 	on        bool
 	forcedOff bool // powered off through this BMC since the last boot
 	device    bmc.BootDevice
 	media     string
+	counts    Counts
+	fired     map[Fault]bool // faults that happened already (each happens once)
+}
+
+// Counts are what happened to one node, as the node and its BMC saw it.
+type Counts struct {
+	DiscoveryBoots int // booted the discovery image (from the network, or the virtual CD)
+	DiskBoots      int // booted the installed system from disk
+	FirmwareHangs  int // started, but hung in firmware (no DHCP)
+	FailedBoots    int // network boots that failed on the way (DHCP, TFTP, HTTP)
+	Cycles         int // power cycles the BMC performed, whatever became of their replies
+	PowerOns       int // power-ons the BMC performed on a node that was off
+	PowerOffs      int // power-offs the BMC performed
+}
+
+// Counts returns what happened to the node so far.
+func (p *Power) Counts() Counts {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts
+}
+
+func (p *Power) count(c func(*Counts)) {
+	p.mu.Lock()
+	c(&p.counts)
+	p.mu.Unlock()
+}
+
+// Name is the driver's name.
+func (p *Power) Name() string { return DriverName }
+
+// Open connects to the simulated BMC: there is nothing to connect.
+func (p *Power) Open(context.Context) error { return nil }
+
+// Close disconnects from the simulated BMC.
+func (p *Power) Close() error { return nil }
+
+func (p *Power) httpClient() *http.Client {
+	if p.Client != nil {
+		return p.Client
+	}
+	return http.DefaultClient
 }
 
 func (p *Power) post(ctx context.Context, path string, body any) error {
@@ -42,11 +92,7 @@ func (p *Power) post(ctx context.Context, path string, body any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	c := p.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
+	resp, err := p.httpClient().Do(req)
 	if err != nil {
 		return fmt.Errorf("labsim: %s: %w", path, err)
 	}
@@ -63,11 +109,7 @@ func (p *Power) PowerState(ctx context.Context) (bmc.PowerState, error) {
 	if err != nil {
 		return bmc.PowerUnknown, err
 	}
-	c := p.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
+	resp, err := p.httpClient().Do(req)
 	if err != nil {
 		return bmc.PowerUnknown, fmt.Errorf("labsim: power state: %w", err)
 	}
@@ -94,38 +136,84 @@ func (p *Power) PowerState(ctx context.Context) (bmc.PowerState, error) {
 }
 
 // PowerOn boots the node if it is off.
-func (p *Power) PowerOn(ctx context.Context) error {
-	p.mu.Lock()
-	on := p.on
-	p.mu.Unlock()
-	if on {
-		return nil
-	}
-	return p.boot(ctx)
-}
+func (p *Power) PowerOn(ctx context.Context) error { return p.powerOn(ctx, p.start) }
 
 // PowerCycle (re)boots the node.
-func (p *Power) PowerCycle(ctx context.Context) error { return p.boot(ctx) }
+func (p *Power) PowerCycle(ctx context.Context) error { return p.powerCycle(ctx, p.start) }
 
-// boot starts the node from its next boot device: the discovery image (network or CD) makes
+// PowerOff turns the node off.
+func (p *Power) PowerOff(ctx context.Context, _ bool) error {
+	return p.act(ctx, bmc.OpPowerOff, false, func(context.Context) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.on, p.forcedOff = false, true
+		p.counts.PowerOffs++
+		return nil
+	})
+}
+
+func (p *Power) powerOn(ctx context.Context, start func(context.Context) error) error {
+	return p.act(ctx, bmc.OpPowerOn, false, func(ctx context.Context) error {
+		if state, _ := p.PowerState(ctx); state == bmc.PowerOn {
+			return nil
+		}
+		if err := start(ctx); err != nil {
+			return err
+		}
+		p.count(func(c *Counts) { c.PowerOns++ })
+		return nil
+	})
+}
+
+func (p *Power) powerCycle(ctx context.Context, start func(context.Context) error) error {
+	return p.act(ctx, bmc.OpPowerCycle, true, func(ctx context.Context) error {
+		if err := start(ctx); err != nil {
+			return err
+		}
+		p.count(func(c *Counts) { c.Cycles++ })
+		return nil
+	})
+}
+
+// start starts the node from its next boot device: the discovery image (network or CD) makes
 // the host register with the simulator; the disk resumes an install.
-func (p *Power) boot(ctx context.Context) error {
-	p.mu.Lock()
-	device := p.device
-	p.mu.Unlock()
-	var err error
-	if device == bmc.BootPXE || (device == bmc.BootCD && p.media != "") {
-		err = p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname})
-	} else {
-		err = p.post(ctx, "power-on", map[string]string{"mac": p.MACs[0]})
+func (p *Power) start(ctx context.Context) error {
+	if p.hangs() {
+		return nil
 	}
-	if err != nil {
-		return err
+	p.mu.Lock()
+	device, media := p.device, p.media
+	p.mu.Unlock()
+	if device == bmc.BootPXE || (device == bmc.BootCD && media != "") {
+		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname}); err != nil {
+			return err
+		}
+		p.count(func(c *Counts) { c.DiscoveryBoots++ })
+	} else {
+		if err := p.diskBooted(ctx); err != nil {
+			return err
+		}
 	}
 	p.mu.Lock()
 	p.on, p.forcedOff = true, false
 	p.mu.Unlock()
 	return nil
+}
+
+// diskBooted tells the simulator the node booted its installed system from disk.
+func (p *Power) diskBooted(ctx context.Context) error {
+	if err := p.post(ctx, "power-on", map[string]string{"mac": p.MACs[0]}); err != nil {
+		return err
+	}
+	p.count(func(c *Counts) { c.DiskBoots++ })
+	return nil
+}
+
+// bootDevice is the device the next boot uses.
+func (p *Power) bootDevice() bmc.BootDevice {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.device
 }
 
 // SetBootDevice sets the next boot device.
@@ -144,10 +232,28 @@ func (p *Power) InsertMedia(_ context.Context, image string) error {
 	return nil
 }
 
-// PowerOff turns the node off.
-func (p *Power) PowerOff(_ context.Context, _ bool) error {
+// EjectMedia detaches the ISO.
+func (p *Power) EjectMedia(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.on, p.forcedOff = false, true
+	p.media = ""
 	return nil
 }
+
+// Both simulated nodes are BMC drivers with every capability but probing.
+var (
+	_ interface {
+		bmc.Driver
+		bmc.PowerStater
+		bmc.PowerOner
+		bmc.PowerOffer
+		bmc.PowerCycler
+		bmc.BootDeviceSetter
+		bmc.MediaInserter
+	} = (*Power)(nil)
+	_ interface {
+		bmc.PowerCycler
+		bmc.PowerOner
+		bmc.MediaInserter
+	} = (*NetNode)(nil)
+)

@@ -2,7 +2,9 @@
 // and without touching anything outside loopback: the lab's networks are moved onto loopback
 // (network i becomes 127.<i+1>.x.y, keeping the last two octets), every listener gets a free
 // high port, the Assisted Installer is internal/aisim, and the nodes are labsim.NetNodes that
-// really boot over the appliance's DHCP, TFTP and HTTP. The install flow runs to `installed`.
+// really boot over the appliance's DHCP, TFTP and HTTP, driven through the real BMC client.
+// The install flow runs to `installed`, through the named faults the rehearsal injects into
+// the simulated lab (never into the flow), and the Result says what the flow did about each.
 package rehearsal
 
 import (
@@ -16,11 +18,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
 	"github.com/cn2-appliance/cn2-appliance/internal/labsim"
 	"github.com/cn2-appliance/cn2-appliance/pkg/appliance"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
@@ -30,8 +34,12 @@ import (
 
 // Options configure a rehearsal.
 type Options struct {
-	// TimeScale shortens the simulated install (default 0.03: about a minute).
+	// TimeScale shortens the simulated install (default 0.03: about a minute) and, with a
+	// floor, the lab's installer timeouts (see scaleTimeouts).
 	TimeScale float64
+	// Faults are injected into the simulated lab; Seed chooses which node each node fault hits.
+	Faults labsim.Faults
+	Seed   uint64
 	// StateDir holds the appliance's state; a temporary folder when empty.
 	StateDir string
 	// StatusListen is the status page's address (default 127.0.0.1 on a free port).
@@ -51,6 +59,7 @@ type Options struct {
 // Result summarises a finished rehearsal.
 type Result struct {
 	Duration   time.Duration
+	Installed  bool
 	ClusterID  string
 	NetBoots   int
 	StatusURL  string
@@ -60,9 +69,23 @@ type Result struct {
 	InfraEnvs  int
 	Hosts      int
 	Violations int
+	Seed       uint64
+	Faults     []FaultReport
+	Nodes      []NodeReport
+	// Problems are why the rehearsal failed; none when it passed.
+	Problems []string
 }
 
-// Run rehearses the lab in labPath until the install flow ends or ctx is done.
+// Failed is the error of a rehearsal that ran but did not pass; its Result says why.
+type Failed struct{ Problems []string }
+
+func (e *Failed) Error() string { return "failed: " + strings.Join(e.Problems, "; ") }
+
+// Run rehearses the lab in labPath until the install flow ends or ctx is done. It passes when
+// the cluster is installed, the installer holds exactly one cluster and one infra env, none of
+// its answers broke the spec, every fault happened, every node booted as often as its faults
+// require and no more, and every node's BMC performed exactly the power cycles the flow asked
+// for. A rehearsal that ran returns its Result, and a *Failed error when it did not pass.
 func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	start := time.Now()
 	if o.TimeScale <= 0 {
@@ -78,6 +101,9 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Faults.Has(labsim.TokenExpiry) && !lab.AssistedInstaller.OfflineToken.IsSet() {
+		return nil, fmt.Errorf("fault %s: the lab has no offline token (assistedInstaller.offlineTokenFile), so no access token to expire", labsim.TokenExpiry)
+	}
 	if o.StateDir == "" {
 		dir, err := os.MkdirTemp("", "cn2-rehearsal-")
 		if err != nil {
@@ -90,12 +116,19 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	scaleTimeouts(&lab.AssistedInstaller.Timeouts, o.TimeScale)
+	var names []string
+	for _, n := range lab.Nodes {
+		names = append(names, n.Name)
+	}
+	plan := newFaultPlan(o.Faults, o.Seed, names, start)
 
 	// The installer: accepts the lab's offline token (if it has one) at its own token endpoint.
 	simOpts := aisim.Options{TimeScale: o.TimeScale, Logger: o.Log.With("service", "aisim")}
 	if tok := lab.AssistedInstaller.OfflineToken; tok.IsSet() {
 		simOpts.Auth = &aisim.Auth{OfflineTokens: []string{string(tok.Reveal())}}
 	}
+	plan.simOptions(&simOpts, o.Seed)
 	sim, err := aisim.New(simOpts)
 	if err != nil {
 		return nil, err
@@ -105,21 +138,28 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	simCtx, stopSim := context.WithCancel(context.Background())
-	defer stopSim()
-	go func() { _ = sim.Serve(simCtx, ln) }()
 	simURL := "http://" + ln.Addr().String()
 	lab.AssistedInstaller.URL = simURL
 	lab.AssistedInstaller.TokenURL = simURL + aisim.TokenPath
 
+	// The nodes, each behind the real BMC client and its retry policy.
 	nodes, err := netNodes(lab, simURL, o.Log)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	power := map[string]flow.Power{}
+	asked := map[string]*askedPower{}
+	bmcLog := newBMCWarnings(o.Log.With("service", "bmc").Handler())
+	plan.bmcLog = bmcLog
 	for name, n := range nodes {
-		power[name] = n
+		p := &askedPower{Client: bmc.NewWithDriver(bmc.Config{Node: name}, n, bmc.WithLogger(slog.New(bmcLog)))}
+		power[name], asked[name] = p, p
 	}
+	plan.arm(sim, nodes, asked)
+	simCtx, stopSim := context.WithCancel(context.Background())
+	defer stopSim()
+	go func() { _ = sim.Serve(simCtx, ln) }()
 
 	st, err := store.Open(o.StateDir)
 	if err != nil {
@@ -134,6 +174,9 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(o.Out, "rehearsal: lab %s on loopback (%s), installer simulator at %s\n", lab.Zone(), describeNetworks(lab), simURL)
+	if len(o.Faults) > 0 {
+		fmt.Fprintf(o.Out, "rehearsal: faults (seed %d): %s\n", o.Seed, describeAssignments(plan.assignments))
+	}
 
 	appCtx, stopApp := context.WithCancel(ctx)
 	defer stopApp()
@@ -149,13 +192,75 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		o.OnStatus(statusURL)
 	}
 
-	// Follow the flow and print each step as it ends.
+	problem, err := follow(ctx, app, st, plan, appDone, o.Out)
+	if err != nil {
+		return nil, err
+	}
+	installed := problem == ""
+	if installed && o.Hold > 0 {
+		fmt.Fprintf(o.Out, "rehearsal: installed; the status page stays up for %s (Ctrl-C ends it)\n", o.Hold)
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.Hold):
+		}
+	}
+	stopApp()
+	<-appDone
+
+	r := &Result{
+		Duration:   time.Since(start),
+		Installed:  installed,
+		ClusterID:  app.Flow().State().ClusterID,
+		StatusURL:  statusURL,
+		OutputDir:  filepath.Join(o.StateDir, appliance.OutputDir),
+		Steps:      app.Flow().Steps(),
+		Violations: len(sim.Violations()),
+		Seed:       o.Seed,
+		Nodes:      plan.nodeReports(),
+	}
+	r.Clusters, r.InfraEnvs, r.Hosts = sim.Counts()
+	for _, n := range nodes {
+		r.NetBoots += n.Boots()
+	}
+	events, err := st.Events(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	r.Faults = plan.faultReports(events)
+	if problem != "" {
+		r.Problems = append(r.Problems, problem)
+	}
+	r.Problems = append(r.Problems, r.check()...)
+	if len(r.Problems) > 0 {
+		return r, &Failed{Problems: r.Problems}
+	}
+	return r, nil
+}
+
+// follow prints each step as it ends, each fault as it happens and each warning of the flow,
+// until the flow is done (""), or it cannot pass any more, or ctx ends (what went wrong).
+// err is for an appliance that stopped.
+func follow(ctx context.Context, app *appliance.Appliance, st *store.Store, plan *faultPlan, appDone <-chan error, out io.Writer) (problem string, err error) {
 	printed := map[string]bool{}
+	injections, lastSeq := 0, uint64(0)
+	at := func(t time.Time) string { return "+" + t.Sub(plan.start).Round(10*time.Millisecond).String() }
 	report := func() {
 		for _, s := range app.Flow().Steps() {
 			if (s.State == flow.StateDone || s.State == flow.StateFailed) && !printed[s.Name+s.State] {
 				printed[s.Name+s.State] = true
-				fmt.Fprintf(o.Out, "rehearsal: %-22s %s %s\n", s.Name, s.State, s.LastError)
+				fmt.Fprintf(out, "rehearsal: %-22s %s %s\n", s.Name, s.State, s.LastError)
+			}
+		}
+		list := plan.injections.List()
+		for _, in := range list[injections:] {
+			fmt.Fprintf(out, "rehearsal: fault %s%s at %s: %s\n", in.Fault, onNode(in.Node), at(in.At), in.What)
+		}
+		injections = len(list)
+		events, _ := st.Events(lastSeq, 0)
+		for _, e := range events {
+			lastSeq = e.Seq
+			if e.Source == "flow" && e.Level == "warn" {
+				fmt.Fprintf(out, "rehearsal: flow%s at %s: %s\n", onNode(e.Node), at(e.Time), e.Message)
 			}
 		}
 	}
@@ -163,38 +268,98 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	defer tick.Stop()
 	for app.Flow().Current() != "" {
 		report()
+		if plan.resent() {
+			return "stopped early: a power cycle was sent again, which nothing can undo", nil
+		}
 		select {
 		case err := <-appDone:
-			return nil, fmt.Errorf("the appliance stopped: %v", err)
+			return "", fmt.Errorf("the appliance stopped: %v", err)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return fmt.Sprintf("not installed after %s (%v): %s", time.Since(plan.start).Round(time.Second), ctx.Err(), stuckAt(app)), nil
 		case <-tick.C:
 		}
 	}
 	report()
-	if o.Hold > 0 {
-		fmt.Fprintf(o.Out, "rehearsal: installed; the status page stays up for %s (Ctrl-C ends it)\n", o.Hold)
-		select {
-		case <-ctx.Done():
-		case <-time.After(o.Hold):
+	return "", nil
+}
+
+// stuckAt says where the install stands: the flow's step and the nodes' hosts.
+func stuckAt(app *appliance.Appliance) string {
+	f := app.Flow()
+	where := "the flow is at " + f.Current()
+	for _, s := range f.Steps() {
+		if s.Name == f.Current() {
+			where += fmt.Sprintf(" (%s, %d attempt(s)", s.State, s.Attempts)
+			if s.LastError != "" {
+				where += ", last error: " + s.LastError
+			}
+			where += ")"
 		}
 	}
+	hosts := f.Observed().Hosts
+	var parts []string
+	for _, n := range app.Lab().Nodes {
+		state := "no host"
+		for i := range hosts {
+			for _, nic := range n.NICs {
+				if hosts[i].HasMAC(string(nic.MAC)) {
+					state = hosts[i].Status
+					if p := hosts[i].Progress; p != nil && p.CurrentStage != "" {
+						state += " at " + p.CurrentStage
+					}
+				}
+			}
+		}
+		parts = append(parts, n.Name+" "+state)
+	}
+	return where + "; hosts: " + strings.Join(parts, ", ")
+}
 
-	r := &Result{
-		Duration:   time.Since(start),
-		ClusterID:  app.Flow().State().ClusterID,
-		StatusURL:  statusURL,
-		OutputDir:  filepath.Join(o.StateDir, appliance.OutputDir),
-		Steps:      app.Flow().Steps(),
-		Violations: len(sim.Violations()),
+// check lists what keeps a finished rehearsal from passing.
+func (r *Result) check() []string {
+	var out []string
+	if r.Clusters != 1 || r.InfraEnvs != 1 {
+		out = append(out, fmt.Sprintf("the installer holds %d cluster(s) and %d infra env(s), want exactly one of each", r.Clusters, r.InfraEnvs))
 	}
-	r.Clusters, r.InfraEnvs, r.Hosts = sim.Counts()
-	for _, n := range nodes {
-		r.NetBoots += n.Boots()
+	if r.Violations != 0 {
+		out = append(out, fmt.Sprintf("%d of the installer's answers broke the spec", r.Violations))
 	}
-	stopApp()
-	<-appDone
-	return r, nil
+	for _, f := range r.Faults {
+		if r.Installed && !f.Injected {
+			out = append(out, fmt.Sprintf("fault %s%s never happened", f.Fault, onNode(f.Node)))
+		}
+	}
+	for _, n := range r.Nodes {
+		if n.Cycles != n.CyclesAsked {
+			out = append(out, fmt.Sprintf("%s: its BMC performed %d power cycle(s), the flow asked for %d", n.Name, n.Cycles, n.CyclesAsked))
+		}
+		if n.FailedBoots > 0 {
+			out = append(out, fmt.Sprintf("%s: %d network boot(s) broke off", n.Name, n.FailedBoots))
+		}
+		if r.Installed && n.Boots != n.WantBoots {
+			out = append(out, fmt.Sprintf("%s booted %s, want %s", n.Name, n.Boots, n.WantBoots))
+		}
+	}
+	return out
+}
+
+func (b Boots) String() string {
+	return fmt.Sprintf("%d× discovery, %d× disk, %d firmware hang(s)", b.Discovery, b.Disk, b.FirmwareHangs)
+}
+
+func onNode(node string) string {
+	if node == "" {
+		return " on the installer"
+	}
+	return " on " + node
+}
+
+func describeAssignments(as []labsim.Assignment) string {
+	var parts []string
+	for _, a := range as {
+		parts = append(parts, string(a.Fault)+onNode(a.Node))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func waitServing(ctx context.Context, url string, appDone <-chan error) error {
