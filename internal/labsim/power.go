@@ -232,6 +232,13 @@ func (p *Power) InsertMedia(_ context.Context, image string) error {
 	return nil
 }
 
+// Media is the ISO attached as the virtual CD; "" when none is.
+func (p *Power) Media() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.media
+}
+
 // EjectMedia detaches the ISO.
 func (p *Power) EjectMedia(context.Context) error {
 	p.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
 	"github.com/cn2-appliance/cn2-appliance/internal/labsim"
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 )
@@ -141,5 +142,36 @@ func TestFlowMarksANodeItCannotBoot(t *testing.T) {
 	}
 	if ev := nodeEvents(t, st, "worker-1"); !strings.Contains(strings.Join(ev, "\n"), "needs attention") {
 		t.Errorf("worker-1 events %q: none says it needs attention", ev)
+	}
+}
+
+// TestVirtualMediaIsEjectedAfterTheImageIsWritten: nodes that boot the discovery ISO as
+// virtual media get it attached and boot from the CD, and once their image is written the ISO
+// is ejected and they boot from disk.
+func TestVirtualMediaIsEjectedAfterTheImageIsWritten(t *testing.T) {
+	lab := exampleLab(t)
+	for i := range lab.Nodes {
+		lab.Nodes[i].BootMethod = config.BootVirtualMedia
+	}
+	sim, url := newSim(t, aisim.Options{})
+	nodes := map[string]*labsim.Power{}
+	f, st := newFlowWith(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{}, slog.New(slog.DiscardHandler),
+		func(node string, p *labsim.Power) flow.Power {
+			nodes[node] = p
+			return p
+		})
+	defer st.Close()
+	runToEnd(t, f)
+	assertInstalledOnce(t, sim, f)
+	if f.State().ISOURL == "" {
+		t.Error("the flow kept no ISO URL")
+	}
+	for name, p := range nodes {
+		if got := p.Counts(); got.DiscoveryBoots != 1 {
+			t.Errorf("%s booted the discovery image %d times, want once (from the CD)", name, got.DiscoveryBoots)
+		}
+		if m := p.Media(); m != "" {
+			t.Errorf("%s still has %q attached after the install", name, m)
+		}
 	}
 }
