@@ -1,56 +1,17 @@
 package appliance
 
 import (
-	"context"
-	"log/slog"
-	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
-	"github.com/cn2-appliance/cn2-appliance/internal/labsim"
-	"github.com/cn2-appliance/cn2-appliance/pkg/doctor"
-	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
-	"github.com/cn2-appliance/cn2-appliance/pkg/store"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestAutomaticReprovision: with assistedInstaller.reprovisionOnChange, a reloaded lab that
 // changes the cluster tears the finished install down and installs the new lab; without it
 // (TestReloadMarksNeedsReprovision) the lab is only flagged.
 func TestAutomaticReprovision(t *testing.T) {
-	lab := exampleLab(t)
-	sim, err := aisim.New(aisim.Options{TimeScale: 0.002, Auth: &aisim.Auth{OfflineTokens: []string{string(lab.AssistedInstaller.OfflineToken.Reveal())}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	defer sim.Close()
-	lab.AssistedInstaller.URL, lab.AssistedInstaller.TokenURL = srv.URL, srv.URL+aisim.TokenPath
-	power := map[string]flow.Power{}
-	for _, n := range lab.Nodes {
-		p := &labsim.Power{Control: srv.URL, Hostname: n.Name}
-		for _, nic := range n.NICs {
-			p.MACs = append(p.MACs, string(nic.MAC))
-		}
-		power[n.Name] = p
-	}
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	a, err := New(lab, st, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), Options{Power: power, PollInterval: 10 * time.Millisecond,
-		SkipPreflight: doctor.Names()}) // the example lab's fabrics are not here
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.runFlow(ctx) }()
-	defer func() { cancel(); <-done }()
+	lab, sim, a, start := simLab(t, "FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token")
+	start()
 
 	installed := func(not string) string {
 		t.Helper()
