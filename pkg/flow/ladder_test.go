@@ -1,11 +1,13 @@
 package flow
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
 // TestLadder is the ladder's table: host state × power state × age → action.
@@ -130,5 +132,27 @@ func TestLadderSettles(t *testing.T) {
 	s.rec.LastAction = now.Add(-time.Minute)
 	if got := decide(s, lim); got.action != ActPowerOn {
 		t.Errorf("a minute after a power-on: %q, want power-on", got.action)
+	}
+}
+
+// TestSituationsCountPeers: in the install, each node knows how many peers are in the install
+// and how many are at a later stage.
+func TestSituationsCountPeers(t *testing.T) {
+	stages := []string{ai.StageInstalling, ai.StageInstalling, ai.StageRebooting, ai.StageDone, ""}
+	var nodes []config.Node
+	ix := hostIndex{}
+	for i, st := range stages {
+		mac := fmt.Sprintf("52:54:00:00:00:%02x", i)
+		nodes = append(nodes, config.Node{Name: fmt.Sprint("n", i), NICs: []config.NIC{{MAC: config.MAC(mac)}}})
+		if st != "" {
+			ix[mac] = &ai.Host{Status: "installing-in-progress", Progress: &ai.HostProgress{CurrentStage: st}}
+		}
+	}
+	sits := (&Flow{}).situations(PhaseInstall, nodes, ix, map[string]NodeRecord{}, time.Now())
+	want := []struct{ peers, ahead int }{{3, 2}, {3, 2}, {3, 1}, {3, 0}, {0, 0}}
+	for i, w := range want {
+		if sits[i].peers != w.peers || sits[i].peersAhead != w.ahead {
+			t.Errorf("%s: %d peers, %d ahead; want %d, %d", nodes[i].Name, sits[i].peers, sits[i].peersAhead, w.peers, w.ahead)
+		}
 	}
 }

@@ -241,11 +241,19 @@ func (f *Flow) reconcile(ctx context.Context, phase Phase, nodes []config.Node, 
 	return f.recordOutcomes(plan, send, now)
 }
 
-// situations builds each node's situation; in the install, a node is compared with its peers.
+// situations builds each node's situation; in the install, a node is compared with its peers
+// (counted per stage, so a poll's work stays linear in the nodes).
 func (f *Flow) situations(phase Phase, nodes []config.Node, ix hostIndex, recs map[string]NodeRecord, now time.Time) []situation {
 	stageIdx := make([]int, len(nodes))
+	atOrBeyond := make([]int, len(installStages)+1) // atOrBeyond[k]: nodes at stage k or later
 	for i, n := range nodes {
 		stageIdx[i] = slices.Index(installStages, stageOf(ix.of(n)))
+		if stageIdx[i] >= 0 {
+			atOrBeyond[stageIdx[i]]++
+		}
+	}
+	for k := len(installStages) - 1; k >= 0; k-- {
+		atOrBeyond[k] += atOrBeyond[k+1]
 	}
 	out := make([]situation, len(nodes))
 	for i, n := range nodes {
@@ -254,15 +262,8 @@ func (f *Flow) situations(phase Phase, nodes []config.Node, ix hostIndex, recs m
 		if h != nil {
 			s.status, s.stage = h.Status, stageOf(h)
 		}
-		if phase == PhaseInstall && stageIdx[i] >= 0 {
-			for j := range nodes {
-				if j != i && stageIdx[j] >= 0 {
-					s.peers++
-					if stageIdx[j] > stageIdx[i] {
-						s.peersAhead++
-					}
-				}
-			}
+		if k := stageIdx[i]; phase == PhaseInstall && k >= 0 {
+			s.peers, s.peersAhead = atOrBeyond[0]-1, atOrBeyond[k+1]
 		}
 		out[i] = s
 	}
