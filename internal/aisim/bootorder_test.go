@@ -13,7 +13,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
 )
 
-const pullSecret = `{"auths":{"cloud.openshift.com":{"auth":"c2VjcmV0LXB1bGwtc2VjcmV0","email":"x@example.com"}}}`
+const pullSecret = `{"auths":{"cloud.openshift.com":{"auth":"dXNlcjpzZWNyZXQtcHVsbC1zZWNyZXQ=","email":"x@example.com"}}}`
 
 const wrongBootOrder = "Expected the host to boot from disk, but it booted the installation image - please reboot and fix boot order to boot from disk"
 

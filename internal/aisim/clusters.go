@@ -1,9 +1,13 @@
 package aisim
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,9 +38,31 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func validPullSecret(ps string) bool {
-	_, err := ai.PullSecret([]byte(ps))
-	return err == nil
+// pullSecretProblem is why the service refuses a pull secret ("" when it accepts it): it
+// must be JSON with auths, and every auth base64 of user:password, in the service's words.
+func pullSecretProblem(ps string) string {
+	if _, err := ai.PullSecret([]byte(ps)); err != nil {
+		return "invalid pull secret: " + err.Error()
+	}
+	var doc struct {
+		Auths map[string]struct {
+			Auth string `json:"auth"`
+		} `json:"auths"`
+	}
+	_ = json.Unmarshal([]byte(ps), &doc)
+	for _, registry := range slices.Sorted(maps.Keys(doc.Auths)) {
+		if doc.Auths[registry].Auth == "" {
+			return fmt.Sprintf("invalid pull secret: %q JSON-object requires 'auth' field", registry)
+		}
+		raw, err := base64.StdEncoding.DecodeString(doc.Auths[registry].Auth)
+		if err != nil {
+			return fmt.Sprintf("invalid pull secret: 'auth' field of %q is not base64-encoded", registry)
+		}
+		if !bytes.Contains(raw, []byte(":")) {
+			return fmt.Sprintf("invalid pull secret: 'auth' for %s is not in 'user:password' format", registry)
+		}
+	}
+	return ""
 }
 
 func (s *Sim) registerCluster(w http.ResponseWriter, r *http.Request) {
@@ -48,8 +74,8 @@ func (s *Sim) registerCluster(w http.ResponseWriter, r *http.Request) {
 	case !knownVersion(p.OpenshiftVersion):
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Openshift version %s for CPU architecture x86_64 is not supported", p.OpenshiftVersion))
 		return
-	case !validPullSecret(p.PullSecret):
-		writeError(w, http.StatusBadRequest, "Invalid pull secret")
+	case pullSecretProblem(p.PullSecret) != "":
+		writeError(w, http.StatusBadRequest, "pull secret for new cluster is invalid: "+pullSecretProblem(p.PullSecret))
 		return
 	case p.Platform != nil && p.Platform.Type == "baremetal" && p.UserManagedNetworking != nil && *p.UserManagedNetworking:
 		writeError(w, http.StatusBadRequest, "Can't set baremetal platform with user-managed-networking enabled")
@@ -224,8 +250,8 @@ func (s *Sim) updateCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "Cluster "+cl.c.ID+" is in "+cl.c.Status+" state, cluster can be updated only in one of [insufficient ready pending-for-input adding-hosts]")
 		return
 	}
-	if p.PullSecret != nil && !validPullSecret(*p.PullSecret) {
-		writeError(w, http.StatusBadRequest, "Invalid pull secret")
+	if p.PullSecret != nil && pullSecretProblem(*p.PullSecret) != "" {
+		writeError(w, http.StatusBadRequest, "pull secret for cluster is invalid: "+pullSecretProblem(*p.PullSecret))
 		return
 	}
 	set := func(dst *string, v *string) {

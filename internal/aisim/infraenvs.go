@@ -29,8 +29,8 @@ func (s *Sim) registerInfraEnv(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &p) {
 		return
 	}
-	if !validPullSecret(p.PullSecret) {
-		writeError(w, http.StatusBadRequest, "Invalid pull secret")
+	if problem := pullSecretProblem(p.PullSecret); problem != "" {
+		writeError(w, http.StatusBadRequest, "pull secret for new infraEnv is invalid: "+problem)
 		return
 	}
 	if p.ClusterID != "" && s.clusters[p.ClusterID] == nil {
@@ -124,8 +124,8 @@ func (s *Sim) updateInfraEnv(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &p) {
 		return
 	}
-	if p.PullSecret != "" && !validPullSecret(p.PullSecret) {
-		writeError(w, http.StatusBadRequest, "Invalid pull secret")
+	if problem := pullSecretProblem(p.PullSecret); p.PullSecret != "" && problem != "" {
+		writeError(w, http.StatusBadRequest, "pull secret for infraEnv is invalid: "+problem)
 		return
 	}
 	if !validNTPSources(p.AdditionalNTPSources) {

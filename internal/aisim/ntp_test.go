@@ -37,7 +37,7 @@ func TestAdditionalNTPSources(t *testing.T) {
 		_ = json.Unmarshal(b, &doc)
 		return r.StatusCode, doc
 	}
-	const pull = `"pull_secret":"{\"auths\":{\"a\":{}}}"`
+	const pull = `"pull_secret":"{\"auths\":{\"a\":{\"auth\":\"dTpw\"}}}"`
 	code, ie := send(http.MethodPost, base, `{"name":"ie",`+pull+`,"additional_ntp_sources":"172.16.0.1,clock.lab"}`)
 	if code != http.StatusCreated || ie["additional_ntp_sources"] != "172.16.0.1,clock.lab" {
 		t.Fatalf("register: %d %v", code, ie)

@@ -32,11 +32,11 @@ func TestControlAPI(t *testing.T) {
 		t.Errorf("boot without infra-env: %d", r.StatusCode)
 	}
 	// network_type Contrail is not in the enum: refused with 400 before any handler runs.
-	r := post("/api/assisted-install/v2/clusters", `{"name":"c","openshift_version":"4.14","pull_secret":"{\"auths\":{\"a\":{}}}","network_type":"Contrail"}`)
+	r := post("/api/assisted-install/v2/clusters", `{"name":"c","openshift_version":"4.14","pull_secret":"{\"auths\":{\"a\":{\"auth\":\"dTpw\"}}}","network_type":"Contrail"}`)
 	if r.StatusCode != http.StatusBadRequest {
 		t.Errorf("Contrail network_type: %d", r.StatusCode)
 	}
-	if r := post("/api/assisted-install/v2/infra-envs", `{"name":"ie","pull_secret":"{\"auths\":{\"a\":{}}}"}`); r.StatusCode != http.StatusCreated {
+	if r := post("/api/assisted-install/v2/infra-envs", `{"name":"ie","pull_secret":"{\"auths\":{\"a\":{\"auth\":\"dTpw\"}}}"}`); r.StatusCode != http.StatusCreated {
 		t.Fatalf("infra-env: %d", r.StatusCode)
 	}
 	if r := post("/_sim/boot", `{"macs":["52:54:00:00:00:11"],"hostname":"n0"}`); r.StatusCode != http.StatusNoContent {

@@ -86,7 +86,7 @@ func simNode(t *testing.T, f NodeFaults) (*Power, *aisim.Sim) {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	resp, err := srv.Client().Post(srv.URL+"/api/assisted-install/v2/infra-envs", "application/json",
-		strings.NewReader(`{"name":"ie","pull_secret":"{\"auths\":{\"a\":{}}}"}`))
+		strings.NewReader(`{"name":"ie","pull_secret":"{\"auths\":{\"a\":{\"auth\":\"dTpw\"}}}"}`))
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("infra env: %v %v", resp, err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 const (
-	testPullSecret = `{"auths":{"cloud.openshift.com":{"auth":"c2VjcmV0LXB1bGwtc2VjcmV0","email":"x@example.com"}}}`
+	testPullSecret = `{"auths":{"cloud.openshift.com":{"auth":"dXNlcjpzZWNyZXQtcHVsbC1zZWNyZXQ=","email":"x@example.com"}}}`
 	offlineToken   = "offline-token-0123456789abcdef"
 )
 

@@ -2,11 +2,14 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -71,9 +74,19 @@ func loadFiles(ps *problems, l *Lab, dir string) {
 		var doc struct {
 			Auths map[string]json.RawMessage `json:"auths"`
 		}
+		path := secretPath("cluster.pullSecret", c.PullSecretFile)
 		if json.Unmarshal(s, &doc) != nil || doc.Auths == nil {
-			ps.errorf(secretPath("cluster.pullSecret", c.PullSecretFile), "the pull secret is not JSON with an \"auths\" object; download it again from console.redhat.com")
+			ps.errorf(path, "the pull secret is not JSON with an \"auths\" object; download it again from console.redhat.com")
 		} else {
+			for _, registry := range slices.Sorted(maps.Keys(doc.Auths)) {
+				var entry struct {
+					Auth string `json:"auth"`
+				}
+				_ = json.Unmarshal(doc.Auths[registry], &entry)
+				if why := BadRegistryAuth(entry.Auth); why != "" {
+					ps.errorf(path, "the auth of registry %s %s; the installer refuses such a pull secret (download it again, or for a registry you added give base64 of user:password)", registry, why)
+				}
+			}
 			// Sent to the service as a JSON string without whitespace, as the runbook does.
 			var compact bytes.Buffer
 			_ = json.Compact(&compact, s)
@@ -127,6 +140,28 @@ func loadFiles(ps *problems, l *Lab, dir string) {
 			}
 		}
 	}
+}
+
+// BadRegistryAuth says what is wrong with a pull secret entry's auth ("" when nothing is):
+// the installer wants base64 of user:password.
+func BadRegistryAuth(auth string) string {
+	if auth == "" {
+		return "is empty"
+	}
+	raw, err := base64.StdEncoding.DecodeString(auth)
+	if err != nil {
+		return "is not base64"
+	}
+	user, pass, found := strings.Cut(string(raw), ":")
+	switch {
+	case !found:
+		return "does not decode to user:password (no colon)"
+	case user == "":
+		return "decodes to an empty user name"
+	case pass == "":
+		return "decodes to an empty password"
+	}
+	return ""
 }
 
 // secretPath names the key a secret came from: the ...File key or the ${ENV} key.

@@ -70,12 +70,12 @@ func TestLoadsSecretsAndFiles(t *testing.T) {
 }
 
 func TestSecretFromEnvironment(t *testing.T) {
-	t.Setenv("CN2_TEST_PULL_SECRET", `{"auths": {"quay.io": {"auth": "eA=="}}}`)
+	t.Setenv("CN2_TEST_PULL_SECRET", `{"auths": {"quay.io": {"auth": "dTpw"}}}`)
 	lab, err := Load(writeLab(t, [2]string{"pullSecretFile: ../secrets/pull-secret.json", "pullSecret: ${CN2_TEST_PULL_SECRET}"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(lab.Cluster.PullSecret.Reveal()); got != `{"auths":{"quay.io":{"auth":"eA=="}}}` {
+	if got := string(lab.Cluster.PullSecret.Reveal()); got != `{"auths":{"quay.io":{"auth":"dTpw"}}}` {
 		t.Errorf("pull secret %q (want compact JSON)", got)
 	}
 }
@@ -103,5 +103,21 @@ func TestNoForwardersWarns(t *testing.T) {
 	}
 	if len(lab.Warnings) != 1 || !strings.Contains(lab.Warnings[0].Message, "no forwarders") {
 		t.Errorf("warnings = %v", lab.Warnings)
+	}
+}
+
+func TestBadRegistryAuth(t *testing.T) {
+	for _, tt := range []struct{ auth, want string }{
+		{"dXNlcjpwYXNz", ""},             // user:pass
+		{"dXNlcjpwYTpzcw==", ""},         // user:pa:ss (a colon in the password)
+		{"", "is empty"},                 //
+		{"not base64!", "is not base64"}, //
+		{"Zm9v", "no colon"},             // foo
+		{"OnBhc3M=", "empty user name"},  // :pass
+		{"dXNlcjo=", "empty password"},   // user:
+	} {
+		if got := BadRegistryAuth(tt.auth); (tt.want == "" && got != "") || !strings.Contains(got, tt.want) {
+			t.Errorf("BadRegistryAuth(%q) = %q, want %q", tt.auth, got, tt.want)
+		}
 	}
 }

@@ -2,12 +2,13 @@ package doctor
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
 // pullSecretCheck reads the pull secret as the installer will: every auths entry's auth must
@@ -45,7 +46,7 @@ func checkPullSecret(_ context.Context, env *Env) []Result {
 	slices.Sort(keys)
 	for _, k := range keys {
 		have[registryKey(k)] = true
-		if why := badAuth(ps.Auths[k].Auth); why != "" {
+		if why := config.BadRegistryAuth(ps.Auths[k].Auth); why != "" {
 			out = append(out, failure(target+" "+k, getNew+" (or, for a registry you added, base64 of user:password: `printf %s user:password | base64 -w0`)",
 				"the auth of %s %s; the installer refuses such a pull secret", k, why))
 		}
@@ -85,25 +86,4 @@ func registryKey(k string) string {
 	k = strings.TrimPrefix(strings.TrimPrefix(k, "https://"), "http://")
 	host, _, _ := strings.Cut(k, "/")
 	return host
-}
-
-// badAuth says what is wrong with an auth value, "" if nothing.
-func badAuth(auth string) string {
-	if auth == "" {
-		return "is empty"
-	}
-	raw, err := base64.StdEncoding.DecodeString(auth)
-	if err != nil {
-		return "is not base64"
-	}
-	user, pass, found := strings.Cut(string(raw), ":")
-	switch {
-	case !found:
-		return "does not decode to user:password (no colon)"
-	case user == "":
-		return "decodes to an empty user name"
-	case pass == "":
-		return "decodes to an empty password"
-	}
-	return ""
 }

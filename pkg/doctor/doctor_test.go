@@ -17,22 +17,6 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
-func TestBadAuth(t *testing.T) {
-	for _, tt := range []struct{ auth, want string }{
-		{"dXNlcjpwYXNz", ""},             // user:pass
-		{"dXNlcjpwYTpzcw==", ""},         // user:pa:ss (a colon in the password)
-		{"", "is empty"},                 //
-		{"not base64!", "is not base64"}, //
-		{"Zm9v", "no colon"},             // foo
-		{"OnBhc3M=", "empty user name"},  // :pass
-		{"dXNlcjo=", "empty password"},   // user:
-	} {
-		if got := badAuth(tt.auth); (tt.want == "" && got != "") || !strings.Contains(got, tt.want) {
-			t.Errorf("badAuth(%q) = %q, want %q", tt.auth, got, tt.want)
-		}
-	}
-}
-
 func TestRegistryNames(t *testing.T) {
 	for in, want := range map[string]string{
 		"quay.io/openshift/x:1":                   "quay.io",

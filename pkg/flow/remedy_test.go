@@ -2,8 +2,10 @@ package flow_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -173,5 +175,29 @@ func TestVirtualMediaIsEjectedAfterTheImageIsWritten(t *testing.T) {
 		if m := p.Media(); m != "" {
 			t.Errorf("%s still has %q attached after the install", name, m)
 		}
+	}
+}
+
+// TestAPullSecretTheInstallerRefusesStopsTheFlow: the installer refuses an auth that is not
+// user:password, as the real service does; the flow stops with the service's reason instead
+// of retrying.
+func TestAPullSecretTheInstallerRefusesStopsTheFlow(t *testing.T) {
+	lab := exampleLab(t)
+	lab.Cluster.PullSecret = config.NewSecret([]byte(`{"auths":{"quay.io":{"auth":"bm8tY29sb24="}}}`)) // "no-colon"
+	sim, url := newSim(t, aisim.Options{})
+	f, st := newFlow(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{})
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := f.Run(ctx)
+	if !errors.Is(err, flow.ErrStopped) {
+		t.Fatalf("Run = %v, want the flow stopped", err)
+	}
+	rec := f.Steps()[slices.IndexFunc(f.Steps(), func(s flow.StepRecord) bool { return s.Name == "ensure-cluster" })]
+	if rec.Attempts != 1 || !strings.Contains(rec.LastError, "'auth' for quay.io is not in 'user:password' format") {
+		t.Errorf("ensure-cluster = %+v; want one attempt failed with the service's reason", rec)
+	}
+	if c, _, _ := sim.Counts(); c != 0 {
+		t.Errorf("%d clusters registered", c)
 	}
 }

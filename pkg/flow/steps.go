@@ -68,6 +68,9 @@ func (f *Flow) steps() []Step {
 			if errors.Is(err, ai.ErrAuth) { // a refused offline token does not fix itself
 				return Permanent(err)
 			}
+			if refusesPullSecret(err) {
+				return Permanent(fmt.Errorf("the installer refuses the lab's pull secret (fix cluster.pullSecretFile): %w", err))
+			}
 			return err
 		}
 		steps[i] = s
@@ -76,6 +79,13 @@ func (f *Flow) steps() []Step {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// refusesPullSecret says whether the installer refused a request for its pull secret: sending
+// it again cannot help until the lab file changes.
+func refusesPullSecret(err error) bool {
+	var apiErr *ai.APIError
+	return errors.As(err, &apiErr) && errors.Is(err, ai.ErrBadRequest) && strings.Contains(apiErr.Reason, "pull secret")
+}
 
 // clusterParams is how the lab registers its cluster: cluster-managed networking on bare
 // metal, VIPs given up front so the cluster does not sit in insufficient for want of them.
