@@ -163,6 +163,18 @@ func (s *Sim) PoweredOff(mac string) bool {
 	return off
 }
 
+// HostStatus is the status of the host with mac; "" when there is none (never registered,
+// or deleted).
+func (s *Sim) HostStatus(mac string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance()
+	if h := s.hostByMAC(mac); h != nil {
+		return h.h.Status
+	}
+	return ""
+}
+
 // HostRegistered reports whether a host with mac has registered (its node booted the
 // discovery image, and runs as long as PoweredOff is false).
 func (s *Sim) HostRegistered(mac string) bool {

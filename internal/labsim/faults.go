@@ -32,16 +32,19 @@ const (
 	Installer5xx Fault = "installer-5xx"
 	// TokenExpiry: every access token expires when the cluster starts installing.
 	TokenExpiry Fault = "token-expiry"
+	// Stranger: a machine the lab does not declare boots the discovery image (someone's ISO)
+	// and registers with the cluster's infra env.
+	Stranger Fault = "stranger"
 )
 
 // AllFaults are every fault, in the order they are assigned and reported.
-var AllFaults = []Fault{FirmwareHang, PowerOffAfterWrite, DiscoveryAfterWrite, BMCLostReply, BMCSlow, Installer5xx, TokenExpiry}
+var AllFaults = []Fault{FirmwareHang, PowerOffAfterWrite, DiscoveryAfterWrite, BMCLostReply, BMCSlow, Installer5xx, TokenExpiry, Stranger}
 
 // SlowReply is how late a slow BMC answers.
 const SlowReply = 15 * time.Second
 
 // OnNode reports whether the fault hits one node (false: the installer as a whole).
-func (f Fault) OnNode() bool { return f != Installer5xx && f != TokenExpiry }
+func (f Fault) OnNode() bool { return f != Installer5xx && f != TokenExpiry && f != Stranger }
 
 // Faults is a set of faults, in AllFaults order.
 type Faults []Fault

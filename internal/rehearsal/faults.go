@@ -94,10 +94,11 @@ type faultPlan struct {
 	macNode     map[string]string // a node's first MAC, lower case → its name
 	bmcLog      *bmcWarnings
 	expire      sync.Once
+	done        chan struct{} // closed when the rehearsal ends
 }
 
 func newFaultPlan(faults labsim.Faults, seed uint64, nodeNames []string, start time.Time) *faultPlan {
-	return &faultPlan{start: start, names: nodeNames, assignments: faults.Assign(nodeNames, seed)}
+	return &faultPlan{start: start, names: nodeNames, assignments: faults.Assign(nodeNames, seed), done: make(chan struct{})}
 }
 
 func (p *faultPlan) has(f labsim.Fault, node string) bool {
@@ -169,10 +170,47 @@ func (p *faultPlan) arm(sim *aisim.Sim, nodes map[string]*labsim.NetNode, power 
 			sim.BootDiscoveryAfterWrite(n.MACs[0])
 		}
 	}
+	if p.has(labsim.Stranger, "") {
+		go p.bootStranger()
+	}
 	if p.has(labsim.Installer5xx, "") {
 		p.injections.Record(labsim.Installer5xx, "", fmt.Sprintf("%.0f%% of the installer's API calls fail with a 5xx after %s, from the start",
 			100*installerErrorRate, installerLatency))
 	}
+}
+
+// strangerMAC is the stranger's NIC: in no lab node.
+const strangerMAC = "52:54:00:5e:e5:01"
+
+// bootStranger boots a machine the lab does not declare into the discovery image once the
+// infra env exists, as someone's discovery ISO would (the appliance's PXE never offers it one).
+func (p *faultPlan) bootStranger() {
+	for range 6000 { // a bound: ten minutes
+		select {
+		case <-p.done:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, envs, _ := p.sim.Counts(); envs == 0 {
+			continue
+		}
+		if err := p.sim.NodeBooted(aisim.Node{MACs: []string{strangerMAC}, Hostname: "stranger", Serial: "NOT-IN-THE-LAB"}); err == nil {
+			p.injections.Record(labsim.Stranger, "", "a machine the lab does not declare ("+strangerMAC+") booted the discovery image")
+		}
+		return
+	}
+}
+
+// strangerProblem says whether the stranger was ever part of the install.
+func (p *faultPlan) strangerProblem() string {
+	if !p.has(labsim.Stranger, "") {
+		return ""
+	}
+	switch status := p.sim.HostStatus(strangerMAC); {
+	case strings.HasPrefix(status, "installing"), status == "installed", status == "preparing-for-installation", status == "preparing-successful":
+		return "the stranger's host (" + strangerMAC + ") is " + status + ": a host that is not a lab node was installed"
+	}
+	return ""
 }
 
 // resent reports whether a node's BMC performed more power cycles than the flow asked for: a

@@ -157,6 +157,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		power[name], asked[name] = p, p
 	}
 	plan.arm(sim, nodes, asked)
+	defer close(plan.done)
 	simCtx, stopSim := context.WithCancel(context.Background())
 	defer stopSim()
 	go func() { _ = sim.Serve(simCtx, ln) }()
@@ -231,6 +232,9 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		r.Problems = append(r.Problems, problem)
 	}
 	r.Problems = append(r.Problems, r.check()...)
+	if problem := plan.strangerProblem(); problem != "" {
+		r.Problems = append(r.Problems, problem)
+	}
 	if len(r.Problems) > 0 {
 		return r, &Failed{Problems: r.Problems}
 	}

@@ -201,3 +201,33 @@ func TestAPullSecretTheInstallerRefusesStopsTheFlow(t *testing.T) {
 		t.Errorf("%d clusters registered", c)
 	}
 }
+
+// TestAStrangerIsNeverInstalled: a machine the lab does not declare boots the discovery image;
+// the installer binds it to the cluster (early binding), the flow removes it and installs the
+// lab's five nodes only.
+func TestAStrangerIsNeverInstalled(t *testing.T) {
+	lab := exampleLab(t)
+	sim, url := newSim(t, aisim.Options{})
+	f, st := newFlow(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{})
+	defer st.Close()
+	const stranger = "52:54:00:5e:e5:99"
+	go func() {
+		for range 3000 { // a bound, not a timing assertion
+			if f.State().InfraEnvID != "" {
+				if err := sim.NodeBooted(aisim.Node{MACs: []string{stranger}, Hostname: "stranger"}); err != nil {
+					t.Errorf("boot the stranger: %v", err)
+				}
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	runToEnd(t, f)
+	assertInstalledOnce(t, sim, f)
+	if status := sim.HostStatus(stranger); status != "" {
+		t.Errorf("the stranger's host is %s, want it removed", status)
+	}
+	if ev := nodeEvents(t, st, ""); !strings.Contains(strings.Join(ev, "\n"), "not a lab node") {
+		t.Error("no event says the stranger was removed")
+	}
+}

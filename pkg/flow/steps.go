@@ -387,6 +387,9 @@ func (f *Flow) discover(ctx context.Context, role string) error {
 		}
 		ix := indexHosts(hosts)
 		f.noteUnknownHosts(hosts, ix)
+		if err := f.removeStrangers(ctx, f.strangersInCluster(hosts, ix)); err != nil {
+			return false, err
+		}
 		if err := f.reconcile(ctx, PhaseDiscovery, nodes, ix); err != nil {
 			return false, err
 		}
@@ -614,6 +617,9 @@ func (f *Flow) waitReady(ctx context.Context) error {
 		if err := f.reconcile(ctx, PhaseDiscovery, f.d.Lab.Nodes, ix); err != nil {
 			return false, err
 		}
+		if err := f.removeStrangers(ctx, f.Observed().UnknownHosts); err != nil {
+			return false, err
+		}
 		return c.Status == statusReady || slices.Contains(installStarted, c.Status), nil
 	})
 }
@@ -625,6 +631,16 @@ func (f *Flow) install(ctx context.Context) error {
 	}
 	if slices.Contains(installStarted, c.Status) {
 		return nil
+	}
+	hosts, err := f.d.AI.InfraEnvHosts(ctx, f.State().InfraEnvID)
+	if err != nil {
+		return err
+	}
+	if strangers := f.strangersInCluster(hosts, indexHosts(hosts)); len(strangers) > 0 {
+		if err := f.removeStrangers(ctx, strangers); err != nil {
+			return err
+		}
+		return fmt.Errorf("not installing while the cluster holds a host that is not a lab node (%s); removed, looking again", describeHost(strangers[0]))
 	}
 	if _, err := f.d.AI.InstallCluster(ctx, c.ID); err != nil {
 		return err
