@@ -189,6 +189,25 @@ func (s *Sim) listManifests(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// downloadManifest serves one manifest's content (any cluster state, as the service does).
+func (s *Sim) downloadManifest(w http.ResponseWriter, r *http.Request) {
+	cl := s.findCluster(w, r)
+	if cl == nil {
+		return
+	}
+	folder := r.URL.Query().Get("folder")
+	if folder == "" {
+		folder = ai.FolderManifests
+	}
+	m, ok := cl.manifests[folder+"/"+r.URL.Query().Get("file_name")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "Cluster manifest "+folder+"/"+r.URL.Query().Get("file_name")+" was not found")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = w.Write(m.content)
+}
+
 func (s *Sim) deleteManifest(w http.ResponseWriter, r *http.Request) {
 	cl := s.findCluster(w, r)
 	if cl == nil {

@@ -28,6 +28,7 @@ func (s *Sim) routes() {
 	h("GET "+base+"/clusters/{id}/manifests", s.listManifests)
 	h("POST "+base+"/clusters/{id}/manifests", s.createManifest)
 	h("DELETE "+base+"/clusters/{id}/manifests", s.deleteManifest)
+	h("GET "+base+"/clusters/{id}/manifests/files", s.downloadManifest)
 	h("GET "+base+"/clusters/{id}/downloads/credentials", s.downloadCredentials)
 	h("GET "+base+"/clusters/{id}/credentials", s.getCredentials)
 	h("POST "+base+"/infra-envs", s.registerInfraEnv)

@@ -29,6 +29,16 @@ func (c *Client) ListManifests(ctx context.Context, clusterID string) ([]Manifes
 	return out, err
 }
 
+// DownloadManifest returns the content of folder/fileName.
+func (c *Client) DownloadManifest(ctx context.Context, clusterID, folder, fileName string) ([]byte, error) {
+	q := url.Values{"file_name": {fileName}}
+	if folder != "" {
+		q.Set("folder", folder)
+	}
+	return c.do(ctx, request{op: "download manifest", method: "GET", path: manifestsPath(clusterID) + "/files",
+		query: q, retry: true, accept: "application/octet-stream"})
+}
+
 // DeleteManifest removes folder/fileName.
 func (c *Client) DeleteManifest(ctx context.Context, clusterID, folder, fileName string) error {
 	q := url.Values{"file_name": {fileName}}

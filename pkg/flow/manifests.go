@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
@@ -109,24 +111,53 @@ func (f *Flow) uploadManifests(ctx context.Context) error {
 	for _, m := range remote {
 		present[m.Folder+"/"+m.FileName] = true
 	}
+	var started bool // once the install started, the installer's manifests are final
 	for _, m := range list {
 		sum := sha256.Sum256(m.content)
 		digest := hex.EncodeToString(sum[:])
-		if present[manifestFolder+"/"+m.name] && f.State().Manifests[m.name] == digest {
+		if present[manifestFolder+"/"+m.name] {
+			if f.State().Manifests[m.name] == digest {
+				continue
+			}
+			// Not uploaded by this state (a lost state folder) or changed since: compare contents.
+			got, err := f.d.AI.DownloadManifest(ctx, id, manifestFolder, m.name)
+			if err != nil {
+				return fmt.Errorf("compare manifest %s: %w", m.source, err)
+			}
+			if bytes.Equal(got, m.content) {
+				if err := f.saveManifestDigest(m.name, digest); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if !started {
+			c, err := f.d.AI.GetCluster(ctx, id, true)
+			if err != nil {
+				return err
+			}
+			started = slices.Contains(installStarted, c.Status)
+		}
+		if started {
+			f.event(slog.LevelWarn, "", "manifest "+m.name+" differs from the one the cluster was installed with; not uploaded (the install already started)")
 			continue
 		}
 		if _, err := f.d.AI.CreateManifest(ctx, id, manifestFolder, m.name, m.content); err != nil {
 			return fmt.Errorf("upload manifest %s: %w", m.source, err)
 		}
-		if err := f.save(func(s *State) {
-			if s.Manifests == nil {
-				s.Manifests = map[string]string{}
-			}
-			s.Manifests[m.name] = digest
-		}); err != nil {
+		if err := f.saveManifestDigest(m.name, digest); err != nil {
 			return err
 		}
 		f.event(slog.LevelInfo, "", "uploaded manifest "+m.name)
 	}
 	return nil
+}
+
+func (f *Flow) saveManifestDigest(name, digest string) error {
+	return f.save(func(s *State) {
+		if s.Manifests == nil {
+			s.Manifests = map[string]string{}
+		}
+		s.Manifests[name] = digest
+	})
 }

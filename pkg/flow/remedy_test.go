@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -229,5 +230,37 @@ func TestAStrangerIsNeverInstalled(t *testing.T) {
 	}
 	if ev := nodeEvents(t, st, ""); !strings.Contains(strings.Join(ev, "\n"), "not a lab node") {
 		t.Error("no event says the stranger was removed")
+	}
+}
+
+// TestManifestsAreNotPostedAgainAfterALostState: the state folder is lost after the install;
+// a new run finds the cluster and its manifests, compares their contents and posts none again.
+func TestManifestsAreNotPostedAgainAfterALostState(t *testing.T) {
+	lab := exampleLab(t)
+	var mu sync.Mutex
+	posts := 0
+	sim, url := newSimWith(t, aisim.Options{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/manifests") {
+				mu.Lock()
+				posts++
+				mu.Unlock()
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	f, st := newFlow(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{})
+	runToEnd(t, f)
+	st.Close()
+	first := posts
+	if first == 0 {
+		t.Fatal("the install posted no manifest")
+	}
+	again, st2 := newFlow(t, lab, url, t.TempDir(), t.TempDir(), &fakeBoot{}) // a new, empty state folder
+	defer st2.Close()
+	runToEnd(t, again)
+	assertInstalledOnce(t, sim, again)
+	if posts != first {
+		t.Errorf("the second run posted %d manifests again to the installed cluster", posts-first)
 	}
 }
