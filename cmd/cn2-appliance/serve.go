@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/appliance"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
@@ -63,6 +64,9 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 	return runServing(ctx, app, g.config, log)
 }
 
+// statusInterval is how often serve looks whether STATUS= needs an update.
+const statusInterval = 2 * time.Second
+
 // runServing runs app until SIGINT or SIGTERM (or ctx ends), re-reads labFile on SIGHUP, and
 // keeps systemd informed: ready once the services serve, the watchdog pinged while app is
 // healthy.
@@ -72,7 +76,8 @@ func runServing(ctx context.Context, app *appliance.Appliance, labFile string, l
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	sd := systemd{log: log}
+	sd := &systemd{log: log}
+	sd.notify("STATUS=starting: binding the services")
 	go func() {
 		for {
 			select {
@@ -81,14 +86,15 @@ func runServing(ctx context.Context, app *appliance.Appliance, labFile string, l
 			case <-hup:
 				sd.reloading()
 				reload(labFile, app, log)
-				sd.ready()
+				sd.ready(app.Snapshot())
 			}
 		}
 	}()
 	go func() {
 		if app.WaitReady(ctx) == nil {
 			log.Info("serve: ready")
-			sd.ready()
+			sd.ready(app.Snapshot())
+			go sd.reportStatus(ctx, statusInterval, app.Snapshot)
 			sd.watchdog(ctx, app.Healthy)
 		}
 	}()
