@@ -50,7 +50,7 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 	defer st.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(runtimeCollectors()...)
 	appliance.Version = version
 	opts.Gatherer = reg
 	app, err := appliance.New(lab, st, reg, log, opts)
@@ -102,6 +102,13 @@ func runServing(ctx context.Context, app *appliance.Appliance, labFile string, l
 	sd.stopping()
 	log.Info("serve: stopped")
 	return err
+}
+
+// runtimeCollectors are the Go runtime's and the process's metrics (go_*, process_*). The
+// process collector reads /proc/self and /proc/stat (for process_start_time_seconds): the
+// unit must not hide /proc/stat (no ProcSubset=pid), see TestProcessCollectorUnderTheUnit.
+func runtimeCollectors() []prometheus.Collector {
+	return []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 }
 
 // loadLab loads the lab file, logging warnings and each problem on its own line.
