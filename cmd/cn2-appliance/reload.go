@@ -80,15 +80,20 @@ func reloadAndWait(stdout, stderr io.Writer, pid int, addr string, timeout time.
 }
 
 // reportRefusal writes the first problem on the first line: it is what systemd and the
-// operator see first.
+// operator see first. When stderr is the journal's stream, each line starts with <3> so that
+// journald files it at priority err (systemd.exec(5), SyslogLevelPrefix=).
 func reportRefusal(w io.Writer, r status.Reload) {
+	prefix := ""
+	if f, ok := w.(*os.File); ok && isJournalStream(f) {
+		prefix = "<3>"
+	}
 	if len(r.Problems) == 0 {
-		fmt.Fprintf(w, "reload of %s refused, still serving the previous lab\n", r.File)
+		fmt.Fprintf(w, "%sreload of %s refused, still serving the previous lab\n", prefix, r.File)
 		return
 	}
-	fmt.Fprintf(w, "reload refused, still serving the previous lab: %s\n", r.Problems[0])
+	fmt.Fprintf(w, "%sreload refused, still serving the previous lab: %s\n", prefix, r.Problems[0])
 	for _, p := range r.Problems[1:] {
-		fmt.Fprintln(w, p)
+		fmt.Fprintf(w, "%s%s\n", prefix, p)
 	}
 }
 

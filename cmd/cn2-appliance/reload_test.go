@@ -152,3 +152,31 @@ func TestStatusLine(t *testing.T) {
 		}
 	}
 }
+
+// TestReportRefusalToTheJournal: on the journal's stream the refusal's lines carry <3>, so
+// journald files them as errors; elsewhere they are plain.
+func TestReportRefusalToTheJournal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	r := status.Reload{Problems: []status.ReloadProblem{{File: "lab.yaml", Line: 3, Column: 3, Key: "cluster.nmae", Message: "unknown key"}, {File: "lab.yaml", Message: "other"}}}
+	t.Setenv("JOURNAL_STREAM", strconv.FormatUint(uint64(st.Dev), 10)+":"+strconv.FormatUint(st.Ino, 10))
+	reportRefusal(f, r)
+	t.Setenv("JOURNAL_STREAM", "")
+	reportRefusal(f, r)
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<3>reload refused, still serving the previous lab: lab.yaml:3:3: cluster.nmae: unknown key\n<3>lab.yaml: other\n" +
+		"reload refused, still serving the previous lab: lab.yaml:3:3: cluster.nmae: unknown key\nlab.yaml: other\n"
+	if string(b) != want {
+		t.Errorf("got\n%s\nwant\n%s", b, want)
+	}
+}
