@@ -43,8 +43,9 @@ bench:
 	$(GO) run ./bench/dhcp
 
 # install puts the binary, the systemd unit (+ sysusers/tmpfiles), the README and the example
-# lab, whole (lab file, fake secrets, manifests: it validates where it is), under
-# $(DOCDIR)/examples (the fake secrets 0640, as real ones should be). It installs no /etc/cn2-appliance/lab.yaml: that is the operator's lab.
+# lab, whole (lab file, fake secrets 0640 as real ones should be, manifests: it validates where
+# it is), under $(DOCDIR)/examples. It installs no /etc/cn2-appliance/lab.yaml: that is the
+# operator's lab (the README says how to start it from the example).
 DOCDIR   := $(PREFIX)/share/doc/cn2-appliance
 EXAMPLES := $(shell cd configs && find lab.example.yaml example-secrets example-manifests -type f)
 
