@@ -64,8 +64,9 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 	return runServing(ctx, app, g.config, log)
 }
 
-// statusInterval is how often serve looks whether STATUS= needs an update.
-const statusInterval = 2 * time.Second
+// statusInterval is how often serve looks whether STATUS= needs an update (a snapshot reads
+// the store; a reload updates it at once).
+const statusInterval = 5 * time.Second
 
 // runServing runs app until SIGINT or SIGTERM (or ctx ends), re-reads labFile on SIGHUP, and
 // keeps systemd informed: ready once the services serve, the watchdog pinged while app is
