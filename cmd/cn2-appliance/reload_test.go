@@ -180,3 +180,36 @@ func TestReportRefusalToTheJournal(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b, want)
 	}
 }
+
+// TestReportStatusFollowsTheInstall: STATUS= follows the snapshot as the install moves, and is
+// sent once per change, not at every look.
+func TestReportStatusFollowsTheInstall(t *testing.T) {
+	fake := newFakeSystemd(t, time.Hour)
+	sd := &systemd{log: slog.New(slog.NewTextHandler(&logBuffer{}, nil))}
+	var mu sync.Mutex
+	snap := status.Snapshot{Reload: status.Reload{Successful: true}, Steps: []status.Step{{Name: "ensure-cluster", State: "running"}, {Name: "watch-install", State: "pending"}}}
+	looks := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sd.reportStatus(ctx, 10*time.Millisecond, func() status.Snapshot {
+		mu.Lock()
+		defer mu.Unlock()
+		looks++
+		s := snap
+		s.Steps = append([]status.Step(nil), snap.Steps...)
+		return s
+	})
+	waitFor(t, "installing step 1/2", func() bool { return fake.status() == "serving; installing step 1/2: ensure-cluster" })
+	mu.Lock()
+	snap.Steps[0].State, snap.Steps[1].State = "done", "running"
+	seen := looks
+	mu.Unlock()
+	waitFor(t, "installing step 2/2", func() bool { return fake.status() == "serving; installing step 2/2: watch-install" })
+	waitFor(t, "more looks", func() bool { mu.Lock(); defer mu.Unlock(); return looks > seen+5 })
+	fake.mu.Lock()
+	n := len(fake.msgs)
+	fake.mu.Unlock()
+	if n != 2 {
+		t.Errorf("%d notify messages for two status changes", n)
+	}
+}
