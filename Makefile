@@ -37,20 +37,27 @@ run: build
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 
-# install puts the binary, the systemd unit (+ sysusers/tmpfiles) and, if there is none yet,
-# the example lab under /etc/cn2-appliance (edit it: it names fake secrets).
 # bench runs the side-by-side benchmarks (as root): DNS vs dnsmasq, DHCP vs Kea.
 bench:
 	$(GO) run ./bench/dns
 	$(GO) run ./bench/dhcp
+
+# install puts the binary, the systemd unit (+ sysusers/tmpfiles), the README and the example
+# lab, whole (lab file, fake secrets 0640 as real ones should be, manifests: it validates where
+# it is), under $(DOCDIR)/examples. It installs no /etc/cn2-appliance/lab.yaml: that is the
+# operator's lab (the README says how to start it from the example).
+DOCDIR   := $(PREFIX)/share/doc/cn2-appliance
+EXAMPLES := $(shell cd configs && find lab.example.yaml example-secrets example-manifests -type f)
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/cn2-appliance
 	install -D -m 0644 systemd/cn2-appliance.service $(DESTDIR)/etc/systemd/system/cn2-appliance.service
 	install -D -m 0644 systemd/cn2-appliance.sysusers $(DESTDIR)/usr/lib/sysusers.d/cn2-appliance.conf
 	install -D -m 0644 systemd/cn2-appliance.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/cn2-appliance.conf
-	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/cn2-appliance/README.md
-	test -e $(DESTDIR)/etc/cn2-appliance/lab.yaml || install -D -m 0640 $(LAB) $(DESTDIR)/etc/cn2-appliance/lab.yaml
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	for f in $(EXAMPLES); do install -D -m 0644 configs/$$f $(DESTDIR)$(DOCDIR)/examples/$$f || exit 1; done
+	chmod 0640 $(DESTDIR)$(DOCDIR)/examples/example-secrets/*
+	install -d -m 0750 $(DESTDIR)/etc/cn2-appliance
 
 clean:
 	rm -rf bin

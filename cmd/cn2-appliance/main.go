@@ -50,9 +50,9 @@ func newRootCmd() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.config, "config", "c", envOr("CN2_APPLIANCE_CONFIG", "/etc/cn2-appliance/lab.yaml"), "lab file (env CN2_APPLIANCE_CONFIG)")
 	pf.StringVar(&g.stateDir, "state-dir", envOr("CN2_APPLIANCE_STATE_DIR", "/var/lib/cn2-appliance"), "state folder: leases, install progress, events (env CN2_APPLIANCE_STATE_DIR)")
-	pf.StringVar(&g.logFormat, "log-format", envOr("CN2_APPLIANCE_LOG_FORMAT", "text"), "log format: text or json")
+	pf.StringVar(&g.logFormat, "log-format", envOr("CN2_APPLIANCE_LOG_FORMAT", "auto"), "log format: auto (journal under systemd, else text), text, json or journal")
 	pf.StringVar(&g.logLevel, "log-level", envOr("CN2_APPLIANCE_LOG_LEVEL", "info"), "log level: debug, info, warn or error")
-	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newServeCmd(g), newStatusCmd(g), newReprovisionCmd(g), newRehearseCmd(g), newVersionCmd(), newPowerCmd(g), newDoctorCmd(g))
+	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newServeCmd(g), newStatusCmd(g), newReprovisionCmd(g), newRehearseCmd(g), newReloadCmd(g), newVersionCmd(), newPowerCmd(g), newDoctorCmd(g))
 	return root
 }
 

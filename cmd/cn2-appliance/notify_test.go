@@ -53,17 +53,35 @@ func newFakeSystemd(t *testing.T, watchdog time.Duration) *fakeSystemd {
 	return f
 }
 
-// count is how many messages equal msg.
+// count is how many messages hold the line msg (a message may carry several, as READY=1 and
+// STATUS= do).
 func (f *fakeSystemd) count(msg string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
 	for _, m := range f.msgs {
-		if m == msg {
-			n++
+		for _, line := range strings.Split(m, "\n") {
+			if line == msg {
+				n++
+			}
 		}
 	}
 	return n
+}
+
+// status is the last STATUS= the service sent ("" before any).
+func (f *fakeSystemd) status() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	last := ""
+	for _, m := range f.msgs {
+		for _, line := range strings.Split(m, "\n") {
+			if v, ok := strings.CutPrefix(line, "STATUS="); ok {
+				last = v
+			}
+		}
+	}
+	return last
 }
 
 // logBuffer collects log output from several goroutines.

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/appliance"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
@@ -49,7 +50,7 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 	defer st.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(runtimeCollectors()...)
 	appliance.Version = version
 	opts.Gatherer = reg
 	app, err := appliance.New(lab, st, reg, log, opts)
@@ -63,6 +64,10 @@ func serve(ctx context.Context, g *globalFlags, log *slog.Logger, opts appliance
 	return runServing(ctx, app, g.config, log)
 }
 
+// statusInterval is how often serve looks whether STATUS= needs an update (a snapshot reads
+// the store; a reload updates it at once).
+const statusInterval = 5 * time.Second
+
 // runServing runs app until SIGINT or SIGTERM (or ctx ends), re-reads labFile on SIGHUP, and
 // keeps systemd informed: ready once the services serve, the watchdog pinged while app is
 // healthy.
@@ -72,7 +77,8 @@ func runServing(ctx context.Context, app *appliance.Appliance, labFile string, l
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	sd := systemd{log: log}
+	sd := &systemd{log: log}
+	sd.notify("STATUS=starting: binding the services")
 	go func() {
 		for {
 			select {
@@ -81,14 +87,15 @@ func runServing(ctx context.Context, app *appliance.Appliance, labFile string, l
 			case <-hup:
 				sd.reloading()
 				reload(labFile, app, log)
-				sd.ready()
+				sd.ready(app.Snapshot())
 			}
 		}
 	}()
 	go func() {
 		if app.WaitReady(ctx) == nil {
 			log.Info("serve: ready")
-			sd.ready()
+			sd.ready(app.Snapshot())
+			go sd.reportStatus(ctx, statusInterval, app.Snapshot)
 			sd.watchdog(ctx, app.Healthy)
 		}
 	}()
@@ -96,6 +103,13 @@ func runServing(ctx context.Context, app *appliance.Appliance, labFile string, l
 	sd.stopping()
 	log.Info("serve: stopped")
 	return err
+}
+
+// runtimeCollectors are the Go runtime's and the process's metrics (go_*, process_*). The
+// process collector reads /proc/self and /proc/stat (for process_start_time_seconds): the
+// unit must not hide /proc/stat (no ProcSubset=pid), see TestProcessCollectorUnderTheUnit.
+func runtimeCollectors() []prometheus.Collector {
+	return []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 }
 
 // loadLab loads the lab file, logging warnings and each problem on its own line.

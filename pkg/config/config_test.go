@@ -32,7 +32,7 @@ func TestValidLabs(t *testing.T) {
 				t.Fatalf("Load: %v", err)
 			}
 			for _, w := range lab.Warnings {
-				if !strings.Contains(w.Message, "readable by group or others") {
+				if !strings.Contains(w.Message, "readable by ") {
 					t.Errorf("unexpected warning: %s", w)
 				}
 			}

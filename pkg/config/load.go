@@ -206,8 +206,8 @@ func readSecret(ps *problems, key, file string, env EnvRef) ([]byte, bool) {
 		ps.errorf(path, "%s is empty", file)
 		return nil, false
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
-		ps.warnf(path, "%s is readable by group or others (mode %04o); it holds a secret: chmod 600 it", file, perm)
+	if w := secretFileWarning(file, info); w != "" {
+		ps.warnf(path, "%s", w)
 	}
 	return b, true
 }

@@ -19,8 +19,8 @@ import (
 // Both run with --root= on a folder that `make install DESTDIR=` filled, so they read the
 // real unit file and find the binary where the unit says it is. systemd-analyze also needs
 // what the OS would provide there (the units it depends on, such as sysinit.target and
-// network-online.target, and the commands of its Exec lines outside our install, such as
-// /bin/kill): those are copied from this machine.
+// network-online.target, and the commands of its Exec lines outside our install, if any):
+// those are copied from this machine.
 func TestSystemdUnit(t *testing.T) {
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
