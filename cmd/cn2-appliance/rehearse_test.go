@@ -8,7 +8,7 @@ import (
 
 func TestRehearseBadFaults(t *testing.T) {
 	_, errOut, code := run(t, "rehearse", "-c", exampleLab, "--faults", "firmware-hang,nope")
-	if code == 0 || !strings.Contains(errOut, `--faults: unknown fault "nope": want a comma-separated list of firmware-hang, power-off-after-write, discovery-after-write, bmc-lost-reply, bmc-slow, installer-5xx, token-expiry, or all`) {
+	if code == 0 || !strings.Contains(errOut, `--faults: unknown fault "nope": want a comma-separated list of firmware-hang, power-off-after-write, discovery-after-write, bmc-lost-reply, bmc-slow, installer-5xx, token-expiry, stranger, or all`) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
