@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ratelog"
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,6 +23,7 @@ import (
 // Run, change its zones, forwarders, ACL and listen addresses with Reload.
 type Server struct {
 	log     *slog.Logger
+	plog    *slog.Logger // per-query warnings, rate-limited: a flood of queries must not flood the journal
 	metrics *metrics
 	names   *DynamicNames
 	state   atomic.Pointer[state]
@@ -73,12 +75,14 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 	if err != nil {
 		return nil, err
 	}
-	st, err := compile(cfg, names, m, log)
+	plog := ratelog.Logger(log, ratelog.DefaultInterval)
+	st, err := compile(cfg, names, m, plog)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		log:     log,
+		plog:    plog,
 		metrics: m,
 		names:   names,
 		listen:  slices.Clone(cfg.Listen),
@@ -140,7 +144,7 @@ type Staged struct {
 // error says why the configuration is refused.
 func (s *Server) PrepareReload(cfg Config) (*Staged, error) {
 	cfg = cfg.withDefaults()
-	st, err := compile(cfg, s.names, s.metrics, s.log)
+	st, err := compile(cfg, s.names, s.metrics, s.plog)
 	if err != nil {
 		return nil, fmt.Errorf("dns: reload: %w", err)
 	}
