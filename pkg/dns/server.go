@@ -70,7 +70,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	names := newDynamicNames()
+	names := newDynamicNames(log)
 	m, err := newMetrics(reg, names)
 	if err != nil {
 		return nil, err
@@ -93,6 +93,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 		s.sockets = runtime.GOMAXPROCS(0)
 	}
 	s.state.Store(st)
+	names.reserve(st.reserved)
 	return s, nil
 }
 
@@ -179,6 +180,7 @@ func (staged *Staged) Apply() {
 	s := staged.s
 	defer s.runMu.Unlock()
 	s.state.Store(staged.st)
+	s.names.reserve(staged.st.reserved)
 	s.listen = staged.listen
 	if run := s.run; run != nil {
 		for _, e := range staged.added {
