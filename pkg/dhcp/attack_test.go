@@ -2,21 +2,26 @@ package dhcp
 
 // The attack suite of issue 17, against the server run as a process in the server
 // namespace: a flood of DISCOVERs from random MACs, malformed packets, and SIGKILL under
-// perfdhcp load. The other parts of that suite: FuzzHandler (fuzz_test.go), TestPerfdhcp
-// and TestSIGKILLKeepsLeases (durability_test.go).
+// perfdhcp load with a lease audit. The other parts of that suite: FuzzHandler
+// (fuzz_test.go), TestPerfdhcp and TestSIGKILLKeepsLeases (durability_test.go); malformed
+// DNS is pkg/dns TestMalformedQueriesInNamespace, TFTP and HTTP traversal pkg/pxe
+// TestTFTPRefusals and TestHTTPScripts.
 
 import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/internal/netnstest"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp/dhcptest"
+	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 )
 
 // waitLog waits until the helper's log matches re (a bound for a loaded machine, not a
@@ -209,4 +214,82 @@ func TestMalformedDHCPInNamespace(t *testing.T) {
 		t.Errorf("server: %v\n%s", srv.cmd.ProcessState, srv.stderr)
 	}
 	srv.stop(t)
+}
+
+// TestSIGKILLUnderPerfdhcpLoad: perfdhcp runs DORA exchanges for 120 clients while the
+// server is SIGKILLed mid-run and started again on the same state. A passive capture in the
+// client namespace records every DHCPACK on the wire; afterwards the store holds each
+// client's last acknowledged address (none lost), and no address is in two leases.
+func TestSIGKILLUnderPerfdhcpLoad(t *testing.T) {
+	tp := topo(t, "perfdhcp")
+	dir := t.TempDir()
+	cfg := netConfig()
+	cfg.Networks[0].Pool = [2]netip.Addr{a4("172.16.0.100"), a4("172.16.0.250")}
+	srv := startServer(t, tp, cfg, dir)
+	if err := tp.SetMAC(tp.C1, "02:00:00:00:ee:01"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(tp.Cmd(tp.C1, "ip", "addr", "add", "172.16.0.10/24", "dev", "eth0")); err != nil {
+		t.Fatal(err)
+	}
+	started, stop := make(chan error, 1), make(chan struct{})
+	type captured struct {
+		acks []ack
+		err  error
+	}
+	done := make(chan captured, 1)
+	var seen atomic.Int64
+	go func() {
+		acks, err := captureACKs(tp.C1, started, stop, &seen)
+		done <- captured{acks, err}
+	}()
+	if err := <-started; err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	perf := tp.Cmd(tp.C1, "perfdhcp", "-4", "-l", "eth0", "-r", "100", "-p", "12", "-R", "120", "-W", "1000000")
+	var perfOut lockedBuffer
+	perf.Stdout, perf.Stderr = &perfOut, &perfOut
+	if err := perf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill once the server has acknowledged a few hundred exchanges, while perfdhcp goes on.
+	for i := 0; seen.Load() < 300 && i < 1500; i++ { // a bound for a loaded machine
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.kill()
+	atKill := seen.Load()
+	srv = startServer(t, tp, cfg, dir)
+	if err := perf.Wait(); err != nil && !isExit(err, 3) {
+		t.Fatalf("perfdhcp: %v\n%s", err, perfOut.String())
+	}
+	close(stop)
+	c := <-done
+	if c.err != nil {
+		t.Fatalf("capture: %v", c.err)
+	}
+	srv.stop(t)
+	last := map[string]string{} // MAC -> last acknowledged address
+	for _, a := range c.acks {
+		last[a.mac] = a.ip
+	}
+	t.Logf("perfdhcp: %d ACKs received; capture: %d ACKs (%d before the kill) for %d clients",
+		perfStat(perfOut.String(), "REQUEST-ACK", "received packets"), len(c.acks), atKill, len(last))
+	if atKill < 300 || len(c.acks) <= int(atKill) {
+		t.Fatalf("the kill did not land under load: %d ACKs before it, %d in all:\n%s", atKill, len(c.acks), perfOut.String())
+	}
+	if len(last) < 20 {
+		t.Fatalf("only %d clients acknowledged; the load did not happen:\n%s", len(last), perfOut.String())
+	}
+	st, err := store.Open(filepath.Join(dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for mac, ip := range last {
+		l, ok, err := st.LeaseByIP("ctrl", netip.MustParseAddr(ip))
+		if err != nil || !ok || l.MAC != mac {
+			t.Errorf("acknowledged %s -> %s lost: store has %+v (found %v, %v)", mac, ip, l, ok, err)
+		}
+	}
+	checkStoreUnique(t, st)
 }
