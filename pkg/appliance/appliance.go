@@ -347,32 +347,32 @@ func (a *Appliance) serviceStopped(name string, err error) {
 func (a *Appliance) stateDir() string { return filepath.Dir(a.store.Path()) }
 
 // nameLeases gives DHCP clients DNS names: the leases the store already holds, then every
-// lease event. Reserved nodes already have static names; those win in the DNS server.
-func (a *Appliance) nameLeases() {
-	names := a.dns.Names()
-	name := func(host string, ip netip.Addr) {
+// lease event. The DNS server refuses names that are not host names, that the lab reserves
+// (DNSConfig's ReservedNames and its static records) or that another MAC's live lease holds;
+// it counts and logs those refusals.
+func (a *Appliance) nameLeases() { nameLeases(a.dhcp, a.dns.Names(), a.log) }
+
+func nameLeases(dh *dhcp.Server, names *dns.DynamicNames, log *slog.Logger) {
+	name := func(mac, host string, ip netip.Addr, until time.Time) {
 		if host == "" {
 			return
 		}
-		if err := names.Set(host, ip); err != nil {
-			a.log.Debug("appliance: no DNS name for lease", "hostname", host, "ip", ip, "err", err)
+		if err := names.Claim(mac, host, ip, until); err != nil {
+			log.Debug("appliance: no DNS name for lease", "mac", mac, "hostname", host, "ip", ip, "err", err)
 		}
 	}
 	now := time.Now()
-	for _, l := range a.dhcp.Leases() {
+	for _, l := range dh.Leases() {
 		if !l.Expired(now) {
-			name(l.Hostname, l.IP)
+			name(l.MAC, l.Hostname, l.IP, l.Expiry)
 		}
 	}
-	a.dhcp.OnLease(func(e dhcp.LeaseEvent) {
+	dh.OnLease(func(e dhcp.LeaseEvent) {
 		switch e.Kind {
 		case dhcp.EventBound, dhcp.EventRenewed:
-			name(e.Hostname, e.IP)
+			name(e.MAC.String(), e.Hostname, e.IP, e.Expiry)
 		default:
-			// Only if the name still points at this lease: another client may have taken it.
-			if ip, ok := names.Lookup(e.Hostname); ok && ip == e.IP {
-				names.Remove(e.Hostname)
-			}
+			names.Release(e.MAC.String(), e.Hostname)
 		}
 	})
 }

@@ -35,7 +35,23 @@ func DNSConfig(lab *config.Lab) dns.Config {
 		cfg.Zones = append(cfg.Zones, zone)
 	}
 	cfg.DynamicZone = lab.Zone() + "."
+	cfg.ReservedNames = ReservedNames(lab)
 	return cfg
+}
+
+// ReservedNames are the labels of the lab's zone that no DHCP client may take as its name:
+// the cluster's own (api, api-int, ns, ingress, apps), the installer's wildcard probe
+// (validateNoWildcardDNS, which must stay NXDOMAIN), every node's name, booted or not,
+// and every network's name (node.network names live under it).
+func ReservedNames(lab *config.Lab) []string {
+	names := []string{"api", "api-int", "ns", "ingress", "apps", "validateNoWildcardDNS"}
+	for _, n := range lab.Nodes {
+		names = append(names, n.Name)
+	}
+	for _, n := range lab.Networks {
+		names = append(names, n.Name)
+	}
+	return names
 }
 
 // iPXE binaries offered to netboot clients, as Debian's ipxe package names them.

@@ -15,6 +15,11 @@ func exampleLab(t *testing.T) *config.Lab { return testlab.Example(t) }
 
 func TestDNSConfig(t *testing.T) {
 	cfg := DNSConfig(exampleLab(t))
+	for _, name := range []string{"api", "api-int", "ns", "ingress", "apps", "validateNoWildcardDNS", "master-0", "worker-1", "ctrl", "data"} {
+		if !slices.Contains(cfg.ReservedNames, name) {
+			t.Errorf("reserved names %v lack %s", cfg.ReservedNames, name)
+		}
+	}
 	wantListen := []netip.AddrPort{
 		netip.MustParseAddrPort("172.16.0.1:53"), netip.MustParseAddrPort("10.16.0.1:53"), netip.MustParseAddrPort("127.0.0.1:53"),
 	}

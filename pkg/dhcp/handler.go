@@ -110,7 +110,7 @@ func (s *Server) handle(iface string, req *dhcpv4.DHCPv4) (j *job, queued bool) 
 	if !s.q.push(j) {
 		j.rollback()
 		s.m.dropped(n.Name, dropQueueFull)
-		s.log.Warn("dhcp: lease queue full, not answering", "network", n.Name, "mac", mac)
+		s.plog.Warn("dhcp: lease queue full, not answering", "network", n.Name, "mac", mac)
 		return nil, false
 	}
 	return j, true
@@ -169,7 +169,7 @@ func (s *Server) discover(n *network, t *table, req *dhcpv4.DHCPv4, mac string, 
 		if _, res := known(n, mac); !res && !n.ServeUnknown {
 			return nil, dropUnknown
 		}
-		s.log.Warn("dhcp: no address to offer", "network", n.Name, "mac", mac)
+		s.plog.Warn("dhcp: no address to offer", "network", n.Name, "mac", mac)
 		return nil, dropNoAddress
 	}
 	t.setOffer(mac, ip, now.Add(offerHold))
@@ -238,7 +238,7 @@ func (s *Server) request(n *network, t *table, req *dhcpv4.DHCPv4, mac string, n
 	nak := func(msg string) (*job, dropReason) {
 		resp := newReply(n, req, dhcpv4.MessageTypeNak)
 		resp.UpdateOption(dhcpv4.OptMessage(msg))
-		s.log.Info("dhcp: nak", "network", n.Name, "mac", mac, "ip", want.String(), "reason", msg)
+		s.plog.Info("dhcp: nak", "network", n.Name, "mac", mac, "ip", want.String(), "reason", msg)
 		return &job{reply: &reply{msg: resp}, mac: mac, ip: want.String()}, ""
 	}
 	var evict string
@@ -320,9 +320,9 @@ func (s *Server) decline(n *network, t *table, req *dhcpv4.DHCPv4, mac string, n
 	t.declined[ip] = now.Add(s.cfg.cfg.DeclineHold)
 	t.clearOffer(mac)
 	if r, res := known(n, mac); res && r.IP == ip {
-		s.log.Warn("dhcp: reserved address declined: another host is using it", "network", n.Name, "mac", mac, "ip", ip.String())
+		s.plog.Warn("dhcp: reserved address declined: another host is using it", "network", n.Name, "mac", mac, "ip", ip.String())
 	} else {
-		s.log.Warn("dhcp: address declined, held back", "network", n.Name, "mac", mac, "ip", ip.String(), "for", s.cfg.cfg.DeclineHold.String())
+		s.plog.Warn("dhcp: address declined, held back", "network", n.Name, "mac", mac, "ip", ip.String(), "for", s.cfg.cfg.DeclineHold.String())
 	}
 	if l == nil || l.IP != ip {
 		return nil, ""

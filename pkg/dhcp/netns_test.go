@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -41,7 +42,7 @@ func topo(t *testing.T, bins ...string) *dhcptest.Topology {
 // serverProc is the DHCP server helper process in the server namespace.
 type serverProc struct {
 	cmd    *exec.Cmd
-	stderr *strings.Builder
+	stderr *lockedBuffer
 }
 
 // startServer runs the server with cfg and the state folder dir inside the
@@ -58,7 +59,7 @@ func startServer(t *testing.T, tp *dhcptest.Topology, cfg Config, dir string) *s
 	}
 	cmd := tp.Cmd(tp.Srv, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serveEnv+"="+cfgPath, stateEnv+"="+filepath.Join(dir, "state"))
-	p := &serverProc{cmd: cmd, stderr: &strings.Builder{}}
+	p := &serverProc{cmd: cmd, stderr: &lockedBuffer{}}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -81,6 +82,24 @@ func startServer(t *testing.T, tp *dhcptest.Topology, cfg Config, dir string) *s
 	_ = cmd.Wait()
 	t.Fatalf("dhcp server did not start: %s", p.stderr)
 	return nil
+}
+
+// lockedBuffer collects a helper's output; tests read it while the helper writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // stop ends the server with SIGTERM and waits for it.

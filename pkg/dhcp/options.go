@@ -83,11 +83,9 @@ func cleanHostname(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	out := strings.Trim(b.String(), "-")
-	if len(out) > 63 {
-		out = strings.TrimRight(out[:63], "-")
-	}
-	return out
+	// Not cut to 63 characters: an over-long name stays invalid (the DNS server refuses
+	// it) rather than becoming a name the client did not ask for.
+	return strings.Trim(b.String(), "-")
 }
 
 func ip4(a netip.Addr) net.IP {

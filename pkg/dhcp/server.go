@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ratelog"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,11 +18,12 @@ import (
 // Server is the DHCP server of every lab network. Create it with New, start
 // it with Run.
 type Server struct {
-	st  *store.Store
-	log *slog.Logger
-	m   *metrics
-	q   *queue
-	now func() time.Time
+	st   *store.Store
+	log  *slog.Logger
+	plog *slog.Logger // per-packet warnings, rate-limited: a flood of clients must not flood the journal
+	m    *metrics
+	q    *queue
+	now  func() time.Time
 
 	mu     sync.Mutex // guards cfg and tables
 	cfg    *compiled
@@ -61,7 +63,7 @@ func New(cfg Config, st *store.Store, reg prometheus.Registerer, log *slog.Logge
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{st: st, log: log, q: newQueue(), now: time.Now, cfg: c, tables: map[string]*table{}, ready: make(chan struct{})}
+	s := &Server{st: st, log: log, plog: ratelog.Logger(log, ratelog.DefaultInterval), q: newQueue(), now: time.Now, cfg: c, tables: map[string]*table{}, ready: make(chan struct{})}
 	s.m = newMetrics(s)
 	s.sendFn = s.sendOnSockets
 	for _, n := range c.networks {

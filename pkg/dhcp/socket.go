@@ -143,7 +143,7 @@ func (s *Server) sendReplies(rs []*reply) {
 	for i, err := range s.sendFn(rs) {
 		r := rs[i]
 		if err != nil {
-			s.log.Warn("dhcp: send failed", "network", r.network, "mac", r.msg.ClientHWAddr.String(),
+			s.plog.Warn("dhcp: send failed", "network", r.network, "mac", r.msg.ClientHWAddr.String(),
 				"type", r.msg.MessageType().String(), "dst", r.dst.String(), "err", err)
 			continue
 		}

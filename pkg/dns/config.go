@@ -38,6 +38,11 @@ type Config struct {
 	// (host.<DynamicZone>). Empty means the first zone that is not a reverse
 	// zone. PTRs for dynamic names go into whichever reverse zone holds them.
 	DynamicZone string
+	// ReservedNames are labels under DynamicZone that no client may take as its
+	// dynamic name (compared case-insensitively), besides every label under
+	// which the zones hold a record (api, a node, apps of *.apps, ...) and
+	// localhost and wpad. A name that becomes reserved on a reload is dropped.
+	ReservedNames []string
 	// Forwarders are the upstream resolvers, tried in order with failover.
 	Forwarders []netip.AddrPort
 	// RecursionFrom are the networks whose clients may resolve names outside

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -288,46 +287,4 @@ func TestEDNSBufferSize(t *testing.T) {
 			t.Errorf("%s: %d answers, want 60", tt.name, len(r.Answer))
 		}
 	}
-}
-
-func TestDynamicNames(t *testing.T) {
-	s, err := New(labConfig(), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := s.Names()
-	if err := d.Set("Bastion", netip.MustParseAddr("172.16.0.60")); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"", "a.b", "-x", "x_y", strings.Repeat("a", 64)} {
-		if err := d.Set(bad, netip.MustParseAddr("172.16.0.61")); err == nil {
-			t.Errorf("Set(%q) accepted", bad)
-		}
-	}
-	if err := d.Set("api", netip.MustParseAddr("172.16.0.62")); err != nil { // static wins
-		t.Fatal(err)
-	}
-	check := func(name string, qtype uint16, rcode int, want string) {
-		t.Helper()
-		r := ask(t, s, "172.16.0.20", name, qtype)
-		got := strings.Join(rdata(r.Answer), ",")
-		if r.Rcode != rcode || got != want {
-			t.Errorf("%s %s: rcode %s answer %q, want %s %q", name, mdns.TypeToString[qtype],
-				mdns.RcodeToString[r.Rcode], got, mdns.RcodeToString[rcode], want)
-		}
-	}
-	check("bastion.mycluster.contrail.lan.", mdns.TypeA, 0, "bastion.mycluster.contrail.lan. A 172.16.0.60")
-	check("bastion.mycluster.contrail.lan.", mdns.TypeAAAA, 0, "")
-	check("60.0.16.172.in-addr.arpa.", mdns.TypePTR, 0, "60.0.16.172.in-addr.arpa. PTR bastion.mycluster.contrail.lan.")
-	check("x.bastion.mycluster.contrail.lan.", mdns.TypeA, mdns.RcodeNameError, "")
-	check("api.mycluster.contrail.lan.", mdns.TypeA, 0, "api.mycluster.contrail.lan. A 172.16.0.100")
-	// Moving the address to another host keeps A and PTR consistent.
-	if err := d.Set("jump", netip.MustParseAddr("172.16.0.60")); err != nil {
-		t.Fatal(err)
-	}
-	check("bastion.mycluster.contrail.lan.", mdns.TypeA, mdns.RcodeNameError, "")
-	check("60.0.16.172.in-addr.arpa.", mdns.TypePTR, 0, "60.0.16.172.in-addr.arpa. PTR jump.mycluster.contrail.lan.")
-	d.Remove("JUMP")
-	check("jump.mycluster.contrail.lan.", mdns.TypeA, mdns.RcodeNameError, "")
-	check("60.0.16.172.in-addr.arpa.", mdns.TypePTR, mdns.RcodeNameError, "")
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -39,7 +40,7 @@ func FuzzHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := s.Names().Set("dyn", netip.MustParseAddr("172.16.0.70")); err != nil {
+	if err := s.Names().Claim("02:00:00:00:00:70", "dyn", netip.MustParseAddr("172.16.0.70"), time.Time{}); err != nil {
 		f.Fatal(err)
 	}
 	clients := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("192.0.2.1")}

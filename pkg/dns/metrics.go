@@ -25,6 +25,7 @@ type metrics struct {
 	cacheMisses      prometheus.Counter
 	upstreamDuration *prometheus.HistogramVec
 	upstreamErrors   *prometheus.CounterVec
+	namesRefused     *prometheus.CounterVec
 
 	// resolved holds queries counters by [qtype index][rcode], filled on
 	// first use so the hot path does no label hashing.
@@ -55,8 +56,16 @@ func newMetrics(reg prometheus.Registerer, dyn *DynamicNames) (*metrics, error) 
 			Name: "cn2_appliance_dns_upstream_errors_total",
 			Help: "Failed exchanges with an upstream resolver (timeouts, network errors, SERVFAIL/REFUSED answers).",
 		}, []string{"upstream"}),
+		namesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cn2_appliance_dns_dynamic_names_refused_total",
+			Help: "Host names of DHCP clients not served, by reason: invalid (not a host name label), reserved (the lab keeps it), taken (another client's lease holds it).",
+		}, []string{"reason"}),
 		qtypeIdx: map[uint16]int{},
 	}
+	for _, r := range refusedReasons {
+		m.namesRefused.WithLabelValues(r)
+	}
+	dyn.refused = func(reason string) { m.namesRefused.WithLabelValues(reason).Inc() }
 	for i, t := range knownQtypes {
 		m.qtypeIdx[t] = i
 	}
@@ -68,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, dyn *DynamicNames) (*metrics, error) 
 		Name: "cn2_appliance_dns_dynamic_names",
 		Help: "Host names currently served from DHCP leases.",
 	}, func() float64 { return float64(dyn.Len()) })
-	for _, c := range []prometheus.Collector{m.queries, m.cacheHits, m.cacheMisses, m.upstreamDuration, m.upstreamErrors, dynamic} {
+	for _, c := range []prometheus.Collector{m.queries, m.cacheHits, m.cacheMisses, m.upstreamDuration, m.upstreamErrors, m.namesRefused, dynamic} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

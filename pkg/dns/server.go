@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ratelog"
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,6 +23,7 @@ import (
 // Run, change its zones, forwarders, ACL and listen addresses with Reload.
 type Server struct {
 	log     *slog.Logger
+	plog    *slog.Logger // per-query warnings, rate-limited: a flood of queries must not flood the journal
 	metrics *metrics
 	names   *DynamicNames
 	state   atomic.Pointer[state]
@@ -68,17 +70,19 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	names := newDynamicNames()
+	names := newDynamicNames(log)
 	m, err := newMetrics(reg, names)
 	if err != nil {
 		return nil, err
 	}
-	st, err := compile(cfg, names, m, log)
+	plog := ratelog.Logger(log, ratelog.DefaultInterval)
+	st, err := compile(cfg, names, m, plog)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		log:     log,
+		plog:    plog,
 		metrics: m,
 		names:   names,
 		listen:  slices.Clone(cfg.Listen),
@@ -89,6 +93,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 		s.sockets = runtime.GOMAXPROCS(0)
 	}
 	s.state.Store(st)
+	names.reserve(st.reserved)
 	return s, nil
 }
 
@@ -140,7 +145,7 @@ type Staged struct {
 // error says why the configuration is refused.
 func (s *Server) PrepareReload(cfg Config) (*Staged, error) {
 	cfg = cfg.withDefaults()
-	st, err := compile(cfg, s.names, s.metrics, s.log)
+	st, err := compile(cfg, s.names, s.metrics, s.plog)
 	if err != nil {
 		return nil, fmt.Errorf("dns: reload: %w", err)
 	}
@@ -175,6 +180,7 @@ func (staged *Staged) Apply() {
 	s := staged.s
 	defer s.runMu.Unlock()
 	s.state.Store(staged.st)
+	s.names.reserve(staged.st.reserved)
 	s.listen = staged.listen
 	if run := s.run; run != nil {
 		for _, e := range staged.added {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -115,7 +116,7 @@ func TestUDPFastPath(t *testing.T) {
 			t.Fatalf("before Set: %v", r)
 		}
 	}
-	if err := s.Names().Set("late", netip.MustParseAddr("172.16.0.80")); err != nil {
+	if err := s.Names().Claim("02:00:00:00:00:80", "late", netip.MustParseAddr("172.16.0.80"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if r := query(t, addr, "udp", name, mdns.TypeA); r.Rcode != 0 || len(r.Answer) != 1 {

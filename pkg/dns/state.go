@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 
 	mdns "github.com/miekg/dns"
 )
@@ -15,6 +16,8 @@ type state struct {
 	fwd   *forwarder       // nil without forwarders
 	acl   []netip.Prefix
 	dyn   *dynamicView // nil without a forward zone
+	// reserved are the labels of the dynamic zone no client may take.
+	reserved map[string]bool
 	// answers holds packed authoritative replies for the UDP fast path.
 	answers *packedAnswers
 }
@@ -53,6 +56,14 @@ func compile(cfg Config, names *DynamicNames, m *metrics, log *slog.Logger) (*st
 	}
 	if dynZone != "" {
 		st.dyn = &dynamicView{names: names, zone: dynZone}
+	}
+	st.reserved = reservedSet(cfg.ReservedNames)
+	if z := st.zones[dynZone]; z != nil {
+		for name := range z.nodes {
+			if label, ok := labelUnder(name, dynZone); ok {
+				st.reserved[label] = true
+			}
+		}
 	}
 	for _, p := range cfg.RecursionFrom {
 		if !p.IsValid() {
@@ -109,4 +120,14 @@ func (st *state) recursionAllowed(client netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// labelUnder returns the label of name just below origin (ctrl for
+// master-0.ctrl.<origin>), false if name is not under origin.
+func labelUnder(name, origin string) (string, bool) {
+	if !strings.HasSuffix(name, "."+origin) {
+		return "", false
+	}
+	rest := strings.TrimSuffix(name, "."+origin)
+	return rest[strings.LastIndexByte(rest, '.')+1:], true
 }

@@ -82,7 +82,7 @@ func (u *udpServer) serve(ctx context.Context) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			u.s.log.Warn("dns: udp read", "addr", u.conn.LocalAddr().String(), "err", err)
+			u.s.plog.Warn("dns: udp read", "addr", u.conn.LocalAddr().String(), "err", err)
 			continue // e.g. ICMP errors surfacing on the socket
 		}
 		out = out[:0]
@@ -138,7 +138,7 @@ func (u *udpServer) handle(ctx context.Context, wire []byte, addr *net.UDPAddr, 
 	resp := u.s.respondWith(ctx, st, req, client, true)
 	out, err := resp.PackBuffer(dst)
 	if err != nil {
-		u.s.log.Warn("dns: pack reply", "name", req.Question[0].Name, "err", err)
+		u.s.plog.Warn("dns: pack reply", "name", req.Question[0].Name, "err", err)
 		return nil
 	}
 	if cacheable && resp.Authoritative {

@@ -71,7 +71,7 @@ func (s *Server) serveScript(w http.ResponseWriter, r *http.Request, cfg *compil
 	node, known := cfg.nodeByMAC[key]
 	if !known {
 		s.m.httpRequests.WithLabelValues("unknown", "script").Inc()
-		log.Info("pxe: boot script for a MAC outside the lab", "action", string(cfg.Unknown))
+		s.plog.Info("pxe: boot script for a MAC outside the lab", "ip", remoteIP(r), "mac", rt.mac.String(), "action", string(cfg.Unknown))
 		if cfg.Unknown == UnknownRetry {
 			s.sendScript(w, r, waitScript(self, "this MAC is not in the lab", wait))
 		} else {
@@ -95,7 +95,7 @@ func (s *Server) serveScript(w http.ResponseWriter, r *http.Request, cfg *compil
 	}
 	m, ok := s.cache.Manifest()
 	if !ok {
-		log.Warn("pxe: boot script: the boot cache is empty; the node will ask again", "profile", string(prof))
+		s.plog.Warn("pxe: boot script: the boot cache is empty; the node will ask again", "ip", remoteIP(r), "mac", rt.mac.String(), "node", node, "profile", string(prof))
 		s.sendScript(w, r, waitScript(self, "boot artifacts are not ready", wait))
 		return
 	}

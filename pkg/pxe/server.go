@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
+	"github.com/cn2-appliance/cn2-appliance/pkg/ratelog"
 	"github.com/pin/tftp/v3"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -21,6 +22,7 @@ import (
 // Server is the PXE service: TFTP, HTTP boot, profiles and the boot cache.
 type Server struct {
 	log      *slog.Logger
+	plog     *slog.Logger // per-request warnings, rate-limited: a flood of requests must not flood the journal
 	m        *metrics
 	cfg      atomic.Pointer[compiled]
 	profiles *Profiles
@@ -80,7 +82,7 @@ func New(cfg Config, docs DocStore, reg prometheus.Registerer, log *slog.Logger)
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		log: log, m: m, cache: cache,
+		log: log, plog: ratelog.Logger(log, ratelog.DefaultInterval), m: m, cache: cache,
 		profiles: &Profiles{docs: docs, m: m},
 		ready:    make(chan struct{}),
 		nodeByIP: map[string]string{}, ipByNode: map[string]string{},

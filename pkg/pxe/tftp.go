@@ -21,21 +21,21 @@ var (
 // tftpRead serves a read request from the TFTP folder.
 func (s *Server) tftpRead(filename string, rf io.ReaderFrom) error {
 	cfg := s.cfg.Load()
-	log := s.log
+	log, plog := s.log, s.plog
 	if t, ok := rf.(tftp.OutgoingTransfer); ok {
 		ra := t.RemoteAddr()
-		log = log.With("ip", ra.IP.String())
+		log, plog = log.With("ip", ra.IP.String()), plog.With("ip", ra.IP.String())
 	}
 	name, err := cleanFileName(filename)
 	if err != nil {
 		s.m.tftpErrors.WithLabelValues("bad_name").Inc()
-		log.Warn("pxe: tftp: refused file name", "file", fmt.Sprintf("%q", filename), "err", err)
+		plog.Warn("pxe: tftp: refused file name", "file", fmt.Sprintf("%q", filename), "err", err)
 		return errTFTPRefused
 	}
 	f, size, err := openRegular(filepath.Join(cfg.TFTPRoot, filepath.FromSlash(name)))
 	if err != nil {
 		s.m.tftpErrors.WithLabelValues("not_found").Inc()
-		log.Info("pxe: tftp: no such file", "file", name, "err", err)
+		plog.Info("pxe: tftp: no such file", "file", name, "err", err)
 		return errTFTPNotFound
 	}
 	defer f.Close()
@@ -47,7 +47,7 @@ func (s *Server) tftpRead(filename string, rf io.ReaderFrom) error {
 	if err != nil {
 		s.m.tftpTransfers.WithLabelValues(name, "error").Inc()
 		s.m.tftpErrors.WithLabelValues("transfer").Inc()
-		log.Warn("pxe: tftp: transfer failed", "file", name, "bytes", n, "err", err)
+		plog.Warn("pxe: tftp: transfer failed", "file", name, "bytes", n, "err", err)
 		return nil // the library has already told the client, or the client went away
 	}
 	s.m.tftpTransfers.WithLabelValues(name, "ok").Inc()
@@ -58,7 +58,7 @@ func (s *Server) tftpRead(filename string, rf io.ReaderFrom) error {
 // tftpWrite refuses every write request.
 func (s *Server) tftpWrite(filename string, wt io.WriterTo) error {
 	s.m.tftpErrors.WithLabelValues("write_refused").Inc()
-	log := s.log
+	log := s.plog
 	if t, ok := wt.(tftp.IncomingTransfer); ok {
 		ra := t.RemoteAddr()
 		log = log.With("ip", ra.IP.String())
