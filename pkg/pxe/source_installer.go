@@ -87,7 +87,7 @@ func parseInstallerScript(b []byte) (installerScript, error) {
 	var s installerScript
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
+		f := splitArgs(sc.Text())
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
@@ -136,6 +136,36 @@ func parseInstallerScript(b []byte) (installerScript, error) {
 		}
 	}
 	return s, nil
+}
+
+// splitArgs splits a script line into words at blanks outside double quotes, as the kernel
+// reads its command line: `a="b c" d` is two words, `a="b c"` (quotes kept) and `d`. The
+// installer quotes coreos.inst.persistent-kargs this way.
+func splitArgs(line string) []string {
+	var out []string
+	var word strings.Builder
+	quoted, inWord := false, false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			quoted = !quoted
+			word.WriteRune(r)
+			inWord = true
+		case (r == ' ' || r == '\t') && !quoted:
+			if inWord {
+				out = append(out, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, word.String())
+	}
+	return out
 }
 
 // Fetch implements Source. The kernel and rootfs are generic per OpenShift version: they are

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,5 +214,24 @@ func TestISOSource(t *testing.T) {
 	// An ISO without the layout is refused.
 	if _, err := cache.Fill(context.Background(), &ISOSource{Path: filepath.Join(tree, "images/ignition.img")}); err == nil {
 		t.Error("a non-ISO was accepted")
+	}
+}
+
+// TestParseInstallerScriptKeepsQuotedArguments: the installer quotes a kernel argument whose
+// value has blanks (coreos.inst.persistent-kargs); it stays one argument, quotes and all.
+func TestParseInstallerScriptKeepsQuotedArguments(t *testing.T) {
+	script := "#!ipxe\ninitrd --name initrd http://ai/initrd\n" +
+		"kernel http://ai/kernel initrd=initrd coreos.live.rootfs_url=http://ai/rootfs  random.trust_cpu=on " +
+		`coreos.inst.persistent-kargs="console=tty1  console=ttyS1,115200n8"` + " ignition.firstboot\nboot\n"
+	s, err := parseInstallerScript([]byte(script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"random.trust_cpu=on", `coreos.inst.persistent-kargs="console=tty1  console=ttyS1,115200n8"`, "ignition.firstboot"}
+	if !slices.Equal(s.kernelArgs, want) {
+		t.Errorf("kernel arguments %q, want %q", s.kernelArgs, want)
+	}
+	if s.rootfs != "http://ai/rootfs" {
+		t.Errorf("rootfs %q", s.rootfs)
 	}
 }
