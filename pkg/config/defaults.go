@@ -25,6 +25,10 @@ const (
 	DefaultTFTPPort    = 69
 	DefaultHTTPPort    = 8080
 	DefaultNTPPort     = 123
+
+	DefaultHTTPIdleTimeout             = Duration(2 * time.Minute)
+	MaxHTTPIdleTimeout                 = Duration(2 * time.Minute)
+	DefaultHTTPMaxConnectionsPerClient = 32
 	DefaultIPMIPort    = 623
 	DefaultCipherSuite = 3 // answered by ipmi_sim and most BMCs; suite 17 is not universal
 	DefaultBMCTimeout  = Duration(10 * time.Second)
@@ -83,6 +87,8 @@ func applyDefaults(l *Lab) {
 	setDefault(&l.Boot.TFTPRoot, DefaultTFTPRoot)
 	setDefault(&l.Boot.TFTPPort, DefaultTFTPPort)
 	setDefault(&l.Boot.HTTPPort, DefaultHTTPPort)
+	setDefault(&l.Boot.HTTPIdleTimeout, DefaultHTTPIdleTimeout)
+	setDefault(&l.Boot.HTTPMaxConnectionsPerClient, DefaultHTTPMaxConnectionsPerClient)
 	if !l.Status.Listen.Addr.IsValid() {
 		l.Status.Listen = DefaultStatusListen
 	}
