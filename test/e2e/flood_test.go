@@ -191,7 +191,8 @@ func keepAliveFlood(t *testing.T, ns *netns, from, target string, n, workers int
 					c, err := d.Dial("tcp", target)
 					if ne, ok := err.(net.Error); ok && ne.Timeout() {
 						// The server no longer accepts (its backlog is full): the rest would
-						// time out too, so they count as refused without waiting.
+						// time out too, so they count as refused without waiting. (Only
+						// a server without caps gets here.)
 						refusedN.Add(int64(per - i))
 						return
 					}
@@ -208,6 +209,11 @@ func keepAliveFlood(t *testing.T, ns *netns, from, target string, n, workers int
 					if err == nil {
 						_, err = io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
+					}
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						c.Close() // accepted by the kernel, never served: saturated, as above
+						refusedN.Add(int64(per - i))
+						return
 					}
 					if err != nil || resp.StatusCode != http.StatusOK {
 						c.Close()
