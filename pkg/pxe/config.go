@@ -81,9 +81,12 @@ const (
 	httpReadHeaderTimeout  = 10 * time.Second
 	httpReadTimeout        = 30 * time.Second // a GET has no body; this bounds the headers
 	httpWriteTimeout       = time.Minute      // scripts and headers; downloads push it forward
-	writeStall             = time.Minute
 	writeChunk             = 1 << 20
 )
+
+// writeStall is how long a client may take to accept one writeChunk of a download (a
+// variable for tests).
+var writeStall = time.Minute
 
 // Node is one lab machine: its name (used in logs and metric labels) and its NICs' MACs.
 type Node struct {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -158,5 +159,61 @@ func TestHTTPBudget(t *testing.T) {
 		if b, m := HTTPBudget(c.limit), DefaultMaxConns(c.limit); b != c.budget || m != c.boot {
 			t.Errorf("limit %d: budget %d, boot cap %d; want %d, %d", c.limit, b, m, c.budget, c.boot)
 		}
+	}
+}
+
+// TestDownloadDeadlineMovesWithProgress: a download that takes several times writeStall in
+// all finishes while the client keeps reading; a client that stops reading is cut.
+func TestDownloadDeadlineMovesWithProgress(t *testing.T) {
+	old := writeStall
+	writeStall = 2 * time.Second
+	t.Cleanup(func() { writeStall = old }) // after the server has stopped (cleanups run last first)
+	const size = 64 << 20
+	dir := t.TempDir()
+	iso := dir + "/big.iso"
+	f, err := os.Create(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, _, port := startServer(t, Config{ISOFile: iso})
+	url := fmt.Sprintf("http://127.0.0.1:%d/iso/big.iso", port)
+
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int64
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := io.ReadFull(resp.Body, buf)
+		got += int64(n)
+		if err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // 64 MiB at 10 MiB/s: about 3 times writeStall
+	}
+	resp.Body.Close()
+	if got != size {
+		t.Errorf("slow but steady client got %d of %d bytes", got, size)
+	}
+
+	// A client that takes the headers and stops reading is cut after writeStall.
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /iso/big.iso HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * writeStall) // long enough for the server's deadline to pass; not a check
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	n, _ := io.Copy(io.Discard, c)
+	if n >= size {
+		t.Errorf("a stalled client still got the whole file (%d bytes)", n)
 	}
 }
