@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
@@ -21,17 +22,24 @@ const DiscoveryISO = "discovery.iso"
 
 // PXEConfig is the PXE service's configuration for a lab: HTTP boot on every lab network's
 // address at boot.httpPort, TFTP (boot.method pxe) at boot.tftpPort from boot.tftpRoot, every
-// node NIC's MAC, and the cache folder stateDir/boot-cache.
+// node NIC's MAC, and the cache folder stateDir/boot-cache. TFTP and HTTP answer the lab
+// networks (relays' giaddr networks are lab networks too), boot.allowFrom and loopback, like
+// DNS recursion; the HTTP limits are boot's.
 func PXEConfig(lab *config.Lab, stateDir string) pxe.Config {
 	cacheDir := filepath.Join(stateDir, BootCacheDir)
 	cfg := pxe.Config{
-		TFTPRoot: lab.Boot.TFTPRoot,
-		CacheDir: cacheDir,
-		ISOFile:  filepath.Join(cacheDir, DiscoveryISO),
-		Unknown:  pxe.UnknownExit,
-		DiskBoot: pxe.DiskBootAuto,
+		TFTPRoot:              lab.Boot.TFTPRoot,
+		CacheDir:              cacheDir,
+		ISOFile:               filepath.Join(cacheDir, DiscoveryISO),
+		Unknown:               pxe.UnknownExit,
+		DiskBoot:              pxe.DiskBootAuto,
+		AllowFrom:             slices.Clone(lab.Boot.AllowFrom),
+		HTTPIdleTimeout:       lab.Boot.HTTPIdleTimeout.D(),
+		HTTPMaxConns:          lab.Boot.HTTPMaxConnections,
+		HTTPMaxConnsPerClient: lab.Boot.HTTPMaxConnectionsPerClient,
 	}
 	for _, n := range lab.Networks {
+		cfg.AllowFrom = append(cfg.AllowFrom, n.CIDR)
 		cfg.HTTPListen = append(cfg.HTTPListen, netip.AddrPortFrom(n.Address, uint16(lab.Boot.HTTPPort)))
 		if lab.Boot.Method == config.BootPXE {
 			cfg.TFTPListen = append(cfg.TFTPListen, netip.AddrPortFrom(n.Address, uint16(lab.Boot.TFTPPort)))

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
@@ -24,6 +25,19 @@ func TestPXEConfig(t *testing.T) {
 	if len(cfg.Nodes) != len(lab.Nodes) || cfg.Nodes[0].Name != "master-0" || cfg.Nodes[0].MACs[0].String() != "52:54:00:00:00:11" {
 		t.Errorf("nodes %+v", cfg.Nodes)
 	}
+	// TFTP and HTTP boot answer the lab networks (and loopback, which pxe always allows).
+	if want := []netip.Prefix{netip.MustParsePrefix("172.16.0.0/24"), netip.MustParsePrefix("10.16.0.0/24")}; !slices.Equal(cfg.AllowFrom, want) {
+		t.Errorf("allowFrom %v, want the lab networks %v", cfg.AllowFrom, want)
+	}
+	if cfg.HTTPIdleTimeout != 2*time.Minute || cfg.HTTPMaxConnsPerClient != 32 || cfg.HTTPMaxConns != 0 {
+		t.Errorf("http limits: idle %v, per client %d, total %d", cfg.HTTPIdleTimeout, cfg.HTTPMaxConnsPerClient, cfg.HTTPMaxConns)
+	}
+	extra := netip.MustParsePrefix("192.168.50.0/24")
+	lab.Boot.AllowFrom = []netip.Prefix{extra}
+	if got := PXEConfig(lab, "/x").AllowFrom; len(got) != 3 || got[0] != extra {
+		t.Errorf("allowFrom with boot.allowFrom: %v", got)
+	}
+	lab.Boot.AllowFrom = nil
 	// The translated config must be one the PXE server accepts.
 	cfg.CacheDir = t.TempDir()
 	if _, err := pxe.New(cfg, nil, nil, nil); err != nil {

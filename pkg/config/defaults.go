@@ -13,21 +13,25 @@ var (
 )
 
 const (
-	DefaultHostPrefix  = 23
-	DefaultAIURL       = "https://api.openshift.com"
-	DefaultTokenURL    = "https://sso.redhat.com/auth/realms/redhat-external/protocol/openid-connect/token"
-	DefaultImageType   = "full-iso"
-	DefaultDNSPort     = 53
-	DefaultDNSTTL      = 300
-	DefaultDHCPPort    = 67
-	DefaultLeaseTime   = Duration(time.Hour)
-	DefaultTFTPRoot    = "/usr/lib/ipxe"
-	DefaultTFTPPort    = 69
-	DefaultHTTPPort    = 8080
-	DefaultNTPPort     = 123
-	DefaultIPMIPort    = 623
-	DefaultCipherSuite = 3 // answered by ipmi_sim and most BMCs; suite 17 is not universal
-	DefaultBMCTimeout  = Duration(10 * time.Second)
+	DefaultHostPrefix = 23
+	DefaultAIURL      = "https://api.openshift.com"
+	DefaultTokenURL   = "https://sso.redhat.com/auth/realms/redhat-external/protocol/openid-connect/token"
+	DefaultImageType  = "full-iso"
+	DefaultDNSPort    = 53
+	DefaultDNSTTL     = 300
+	DefaultDHCPPort   = 67
+	DefaultLeaseTime  = Duration(time.Hour)
+	DefaultTFTPRoot   = "/usr/lib/ipxe"
+	DefaultTFTPPort   = 69
+	DefaultHTTPPort   = 8080
+	DefaultNTPPort    = 123
+
+	DefaultHTTPIdleTimeout             = Duration(2 * time.Minute)
+	MaxHTTPIdleTimeout                 = Duration(2 * time.Minute)
+	DefaultHTTPMaxConnectionsPerClient = 32
+	DefaultIPMIPort                    = 623
+	DefaultCipherSuite                 = 3 // answered by ipmi_sim and most BMCs; suite 17 is not universal
+	DefaultBMCTimeout                  = Duration(10 * time.Second)
 
 	UnknownClientsPool   = "pool"
 	UnknownClientsIgnore = "ignore"
@@ -83,6 +87,8 @@ func applyDefaults(l *Lab) {
 	setDefault(&l.Boot.TFTPRoot, DefaultTFTPRoot)
 	setDefault(&l.Boot.TFTPPort, DefaultTFTPPort)
 	setDefault(&l.Boot.HTTPPort, DefaultHTTPPort)
+	setDefault(&l.Boot.HTTPIdleTimeout, DefaultHTTPIdleTimeout)
+	setDefault(&l.Boot.HTTPMaxConnectionsPerClient, DefaultHTTPMaxConnectionsPerClient)
 	if !l.Status.Listen.Addr.IsValid() {
 		l.Status.Listen = DefaultStatusListen
 	}

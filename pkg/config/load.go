@@ -60,6 +60,10 @@ func loadFiles(ps *problems, l *Lab, dir string) {
 	abs(&c.PullSecretFile)
 	abs(&c.ManifestsDir)
 	abs(&l.AssistedInstaller.OfflineTokenFile)
+	abs(&l.Status.WebConfigFile)
+	if l.Status.WebConfigFile != "" {
+		checkWebConfig(ps, l.Status.WebConfigFile)
+	}
 
 	if c.SSHPublicKeyFile != "" {
 		if b, err := os.ReadFile(c.SSHPublicKeyFile); err != nil {

@@ -138,11 +138,25 @@ type Boot struct {
 	TFTPRoot string `yaml:"tftpRoot" json:"tftpRoot"`
 	TFTPPort int    `yaml:"tftpPort" json:"tftpPort"`
 	HTTPPort int    `yaml:"httpPort" json:"httpPort"`
+	// AllowFrom are networks outside the lab networks whose clients may use TFTP and HTTP
+	// boot (the lab networks, which include every relay's giaddr network, and loopback
+	// always may); any other source is refused.
+	AllowFrom []netip.Prefix `yaml:"allowFrom" json:"allowFrom,omitempty"`
+	// HTTPIdleTimeout closes an HTTP boot keep-alive connection idle this long (1s to 2m).
+	HTTPIdleTimeout Duration `yaml:"httpIdleTimeout" json:"httpIdleTimeout"`
+	// HTTPMaxConnections caps the HTTP boot connections in total; 0 (default): derived from
+	// the process's descriptor limit (see the README).
+	HTTPMaxConnections int `yaml:"httpMaxConnections" json:"httpMaxConnections,omitempty"`
+	// HTTPMaxConnectionsPerClient caps them per client address.
+	HTTPMaxConnectionsPerClient int `yaml:"httpMaxConnectionsPerClient" json:"httpMaxConnectionsPerClient"`
 }
 
 // Status configures the status page, JSON API and metrics listener.
 type Status struct {
 	Listen Endpoint `yaml:"listen" json:"listen"`
+	// WebConfigFile is a Prometheus exporter-toolkit web config (TLS, basic auth), as any
+	// exporter reads with --web.config.file; required when Listen is not loopback.
+	WebConfigFile string `yaml:"webConfigFile" json:"webConfigFile,omitempty"`
 }
 
 // Node is one machine of the cluster.

@@ -302,6 +302,44 @@ func (v *validator) services() {
 	v.oneOf("boot.method", l.Boot.Method, BootPXE, BootVirtualMedia)
 	v.port("boot.tftpPort", l.Boot.TFTPPort)
 	v.port("boot.httpPort", l.Boot.HTTPPort)
+	v.bootLimits()
+	v.statusListen()
+}
+
+// bootLimits checks the TFTP/HTTP boot ACL and the HTTP connection limits.
+func (v *validator) bootLimits() {
+	b := v.lab.Boot
+	for i, p := range b.AllowFrom {
+		path := fmt.Sprintf("boot.allowFrom[%d]", i)
+		switch {
+		case !p.Addr().Is4():
+			v.ps.errorf(path, "%s is not IPv4; the lab boots over IPv4", p)
+		case p != p.Masked():
+			v.ps.errorf(path, "%s has host bits set; did you mean %s?", p, p.Masked())
+		case p.Bits() == 0:
+			v.ps.errorf(path, "%s lets every address boot; list the networks of the relays or clients that need it", p)
+		}
+	}
+	if d := b.HTTPIdleTimeout.D(); d < time.Second || d > MaxHTTPIdleTimeout.D() {
+		v.ps.errorf("boot.httpIdleTimeout", "%s is out of range; want 1s to %s", d, MaxHTTPIdleTimeout.D())
+	}
+	if b.HTTPMaxConnections < 0 || b.HTTPMaxConnections > 1<<20 {
+		v.ps.errorf("boot.httpMaxConnections", "%d is out of range; want 1 to 1048576, or leave it out to derive it from the descriptor limit", b.HTTPMaxConnections)
+	}
+	if b.HTTPMaxConnectionsPerClient < 1 || b.HTTPMaxConnectionsPerClient > 1<<20 {
+		v.ps.errorf("boot.httpMaxConnectionsPerClient", "%d is out of range; want 1 to 1048576", b.HTTPMaxConnectionsPerClient)
+	} else if b.HTTPMaxConnections > 0 && b.HTTPMaxConnectionsPerClient > b.HTTPMaxConnections {
+		v.ps.errorf("boot.httpMaxConnectionsPerClient", "%d is above boot.httpMaxConnections (%d)", b.HTTPMaxConnectionsPerClient, b.HTTPMaxConnections)
+	}
+}
+
+// statusListen: the status page, its JSON API and /metrics are open only on loopback unless
+// a web config protects them.
+func (v *validator) statusListen() {
+	st := v.lab.Status
+	if !st.Listen.Addr.IsLoopback() && st.WebConfigFile == "" {
+		v.ps.errorf("status.listen", "%s is not a loopback address: the status page and /metrics would be open to the network; set status.webConfigFile to a Prometheus web config with TLS and/or basic auth, or listen on 127.0.0.1", st.Listen.Addr)
+	}
 }
 
 // ntp checks the NTP server's keys and the NTP servers DHCP hands out: each an IPv4 address,

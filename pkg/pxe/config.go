@@ -60,7 +60,33 @@ type Config struct {
 	ISOFile string
 	// ExtraKernelArgs are appended to the discovery kernel's arguments.
 	ExtraKernelArgs []string
+
+	// AllowFrom are the networks whose clients TFTP and HTTP boot answer; loopback is always
+	// allowed. Others are refused: HTTP connections are reset, TFTP requests get "access
+	// violation". Empty: loopback only.
+	AllowFrom []netip.Prefix
+	// HTTPIdleTimeout closes keep-alive connections idle this long (default 2m).
+	HTTPIdleTimeout time.Duration
+	// HTTPMaxConns caps the HTTP connections in total (default DefaultMaxConns(FDLimit())).
+	HTTPMaxConns int
+	// HTTPMaxConnsPerClient caps them per client address (default 32).
+	HTTPMaxConnsPerClient int
 }
+
+// HTTP timeouts. A download has no total deadline: each chunk of writeChunk bytes must be
+// taken by the client within writeStall, so a multi-GiB rootfs over a slow link finishes and
+// a client that stops reading is cut after writeStall.
+const (
+	DefaultHTTPIdleTimeout = 2 * time.Minute
+	httpReadHeaderTimeout  = 10 * time.Second
+	httpReadTimeout        = 30 * time.Second // a GET has no body; this bounds the headers
+	httpWriteTimeout       = time.Minute      // scripts and headers; downloads push it forward
+	writeChunk             = 1 << 20
+)
+
+// writeStall is how long a client may take to accept one writeChunk of a download (a
+// variable for tests).
+var writeStall = time.Minute
 
 // Node is one lab machine: its name (used in logs and metric labels) and its NICs' MACs.
 type Node struct {
@@ -90,6 +116,20 @@ func compile(cfg Config) (*compiled, error) {
 	default:
 		return nil, fmt.Errorf("disk boot %q: want auto, exit or sanboot", c.DiskBoot)
 	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = DefaultHTTPIdleTimeout
+	}
+	if c.HTTPMaxConns <= 0 {
+		c.HTTPMaxConns = DefaultMaxConns(FDLimit())
+	}
+	if c.HTTPMaxConnsPerClient <= 0 {
+		c.HTTPMaxConnsPerClient = DefaultHTTPMaxConnsPerClient
+	}
+	for _, p := range c.AllowFrom {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("allowed networks: %v is not a network", p)
+		}
+	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 30 * time.Second
 	}
@@ -114,4 +154,18 @@ func compile(cfg Config) (*compiled, error) {
 // sameListeners reports whether two configs bind the same sockets.
 func sameListeners(a, b *compiled) bool {
 	return slices.Equal(a.TFTPListen, b.TFTPListen) && slices.Equal(a.HTTPListen, b.HTTPListen)
+}
+
+// allowed says whether a TFTP or HTTP client at a may be answered.
+func (c *compiled) allowed(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.IsLoopback() {
+		return true
+	}
+	for _, p := range c.AllowFrom {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ServeHTTP serves the boot paths; see the package doc.
@@ -136,32 +137,73 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, p, label stri
 		http.Error(w, "stat failed", http.StatusInternalServerError)
 		return
 	}
-	cw := &countingWriter{ResponseWriter: w}
+	cw := &countingWriter{ResponseWriter: w, rc: http.NewResponseController(w)}
+	// The body may take hours on a slow link: no read deadline while it is sent (the idle
+	// timeout applies again after it), and the write deadline moves with every chunk.
+	_ = cw.rc.SetReadDeadline(time.Time{})
 	http.ServeContent(cw, r, filepath.Base(p), fi.ModTime(), f)
 	s.m.httpBytes.WithLabelValues(label).Add(float64(cw.n))
 	log.Debug("pxe: http: sent", "path", r.URL.Path, "bytes", cw.n, "range", r.Header.Get("Range"))
 }
 
-// countingWriter counts body bytes; it keeps ReadFrom so the server can still use sendfile.
+// countingWriter counts body bytes and gives the client writeStall for each writeChunk of
+// them; it keeps ReadFrom so the server can still use sendfile.
 type countingWriter struct {
 	http.ResponseWriter
-	n int64
+	rc *http.ResponseController
+	n  int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(p)
-	c.n += int64(n)
-	return n, err
+	var sent int
+	for len(p) > 0 {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(writeStall))
+		chunk := p[:min(len(p), writeChunk)]
+		n, err := c.ResponseWriter.Write(chunk)
+		sent += n
+		c.n += int64(n)
+		if err != nil {
+			return sent, err
+		}
+		p = p[len(chunk):]
+	}
+	return sent, nil
 }
 
+// ReadFrom sends r in chunks of writeChunk, each under a fresh write deadline. http.ServeContent
+// hands it an *io.LimitedReader over the file; it is unwrapped so that every chunk is again a
+// single LimitedReader over the file, which is what sendfile takes.
 func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
-	if rf, ok := c.ResponseWriter.(io.ReaderFrom); ok {
-		n, err := rf.ReadFrom(r)
-		c.n += n
-		return n, err
+	rf, ok := c.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{c}, r)
 	}
-	n, err := io.Copy(struct{ io.Writer }{c}, r)
-	return n, err
+	src, left := r, int64(-1) // -1: until EOF
+	if lr, isLR := r.(*io.LimitedReader); isLR {
+		src, left = lr.R, lr.N
+		defer func() { lr.N = left }()
+	}
+	var total int64
+	for left != 0 {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(writeStall))
+		want := int64(writeChunk)
+		if left > 0 {
+			want = min(want, left)
+		}
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: want})
+		total += n
+		c.n += n
+		if left > 0 {
+			left -= n
+		}
+		if err != nil {
+			return total, err
+		}
+		if n < want { // EOF
+			return total, nil
+		}
+	}
+	return total, nil
 }
 
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

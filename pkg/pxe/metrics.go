@@ -9,6 +9,8 @@ type metrics struct {
 	httpRequests  *prometheus.CounterVec // node, kind
 	httpBytes     *prometheus.CounterVec // artifact
 	profiles      *prometheus.CounterVec // profile (changes)
+	httpConns     prometheus.Gauge
+	httpRefused   *prometheus.CounterVec // reason
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -23,7 +25,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"file"}),
 		tftpErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cn2_appliance_tftp_errors_total",
-			Help: "Refused or failed TFTP requests by reason (bad_name, not_found, write_refused, transfer).",
+			Help: "Refused or failed TFTP requests by reason (acl, bad_name, not_found, write_refused, transfer).",
 		}, []string{"reason"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cn2_appliance_pxe_requests_total",
@@ -37,11 +39,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "cn2_appliance_pxe_profile_changes_total",
 			Help: "Boot profile changes by new profile.",
 		}, []string{"profile"}),
+		httpConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cn2_appliance_pxe_http_connections",
+			Help: "HTTP boot connections open now.",
+		}),
+		httpRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cn2_appliance_pxe_http_connections_refused_total",
+			Help: "HTTP boot connections reset at once, by reason (acl: the client is outside the lab networks; total_cap, client_cap: over the connection caps).",
+		}, []string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.tftpTransfers, m.tftpBytes, m.tftpErrors, m.httpRequests, m.httpBytes, m.profiles} {
+	for _, c := range []prometheus.Collector{m.tftpTransfers, m.tftpBytes, m.tftpErrors, m.httpRequests, m.httpBytes, m.profiles, m.httpConns, m.httpRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

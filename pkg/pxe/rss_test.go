@@ -36,7 +36,7 @@ func serveChild(spec string) int {
 	}
 	cache, _ := os.MkdirTemp("", "cn2-pxe-child-")
 	defer os.RemoveAll(cache)
-	s, err := New(Config{HTTPListen: []netip.AddrPort{ap}, ISOFile: iso, CacheDir: cache}, &memDocs{}, nil, slog.New(slog.DiscardHandler))
+	s, err := New(Config{HTTPListen: []netip.AddrPort{ap}, ISOFile: iso, CacheDir: cache, HTTPMaxConnsPerClient: 64}, &memDocs{}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

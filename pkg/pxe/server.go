@@ -30,6 +30,7 @@ type Server struct {
 	ready    chan struct{}
 	readyOne sync.Once
 	live     *liveness.Registry // nil: the listeners beat nowhere
+	conns    *ConnLimiter       // HTTP connections across every listener
 
 	// runMu guards run; PrepareReload holds it until Apply or Discard.
 	runMu sync.Mutex
@@ -87,8 +88,17 @@ func New(cfg Config, docs DocStore, reg prometheus.Registerer, log *slog.Logger)
 		ready:    make(chan struct{}),
 		nodeByIP: map[string]string{}, ipByNode: map[string]string{},
 	}
+	s.conns = NewConnLimiter(s.connLimits,
+		func(reason string) { m.httpRefused.WithLabelValues(reason).Inc() },
+		func(delta int) { m.httpConns.Add(float64(delta)) })
 	s.cfg.Store(c)
 	return s, nil
+}
+
+// connLimits are the HTTP connection caps and ACL of the configuration in service.
+func (s *Server) connLimits() ConnLimits {
+	c := s.cfg.Load()
+	return ConnLimits{Max: c.HTTPMaxConns, MaxPerClient: c.HTTPMaxConnsPerClient, Allowed: c.allowed}
 }
 
 // SetLiveness makes every TFTP and HTTP listener beat in reg while it serves. Call it before
@@ -177,6 +187,9 @@ func (st *Staged) Apply() {
 			l.close()
 		}
 	}
+	if old.HTTPIdleTimeout != st.c.HTTPIdleTimeout {
+		s.log.Warn("pxe: the HTTP idle timeout changes at the next restart", "now", old.HTTPIdleTimeout.String(), "configured", st.c.HTTPIdleTimeout.String())
+	}
 	if !sameListeners(old, st.c) {
 		s.log.Info("pxe: listeners changed after a reload", "tftp", fmt.Sprint(st.c.TFTPListen), "http", fmt.Sprint(st.c.HTTPListen))
 	}
@@ -219,7 +232,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	run := &serving{ctx: ctx, fail: fail, listeners: map[string]*listener{}, http: &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}}
 	for _, l := range ls {
@@ -314,7 +330,7 @@ func (s *Server) startListener(run *serving, l *listener) {
 		l.wg.Go(func() { s.probeTFTP(l) })
 		return
 	}
-	ln := liveness.Listener(l.ln, l.beat)
+	ln := s.conns.Listener(liveness.Listener(l.ln, l.beat))
 	l.wg.Go(func() {
 		if err := run.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.stopping.Load() {
 			run.fail(fmt.Errorf("pxe: http on %s: %w", l.addr, err))
@@ -358,6 +374,9 @@ func (s *Server) tftpReadProbed(l *listener) func(string, io.ReaderFrom) error {
 		if filename == probeFile {
 			l.beat.Beat()
 			return errProbe
+		}
+		if t, ok := rf.(tftp.OutgoingTransfer); ok && !s.tftpAllowed(t.RemoteAddr()) {
+			return errTFTPRefused
 		}
 		return s.tftpRead(filename, rf)
 	}

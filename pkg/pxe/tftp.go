@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -53,6 +55,18 @@ func (s *Server) tftpRead(filename string, rf io.ReaderFrom) error {
 	s.m.tftpTransfers.WithLabelValues(name, "ok").Inc()
 	log.Info("pxe: tftp: sent", "file", name, "bytes", n)
 	return nil
+}
+
+// tftpAllowed says whether a TFTP client may be answered; refusals are counted and logged
+// at debug level (a scan from outside the lab must not fill the journal).
+func (s *Server) tftpAllowed(ra net.UDPAddr) bool {
+	a, _ := netip.AddrFromSlice(ra.IP)
+	if s.cfg.Load().allowed(a) {
+		return true
+	}
+	s.m.tftpErrors.WithLabelValues("acl").Inc()
+	s.log.Debug("pxe: tftp: refused a client outside the lab networks", "ip", a.Unmap().String())
+	return false
 }
 
 // tftpWrite refuses every write request.

@@ -42,6 +42,9 @@ func TestSystemdUnit(t *testing.T) {
 	if err != nil || string(source) != string(installed) {
 		t.Fatalf("the installed unit differs from systemd/cn2-appliance.service (%v)", err)
 	}
+	if !strings.Contains(string(source), "\nLimitNOFILE=65536\n") {
+		t.Error("the unit does not raise LimitNOFILE to 65536, the value the README's HTTP caps are worked out from")
+	}
 
 	// The OS part of the root: this machine's system units and Exec commands.
 	osUnits := "/usr/lib/systemd/system"
