@@ -147,8 +147,14 @@ func TestDay2AddWorkers(t *testing.T) {
 	if got := sim.Stats().CSRsApproved; got != 4 {
 		t.Errorf("%d CSRs approved, want 4 (client and serving of each new worker)", got)
 	}
-	if a.Snapshot().Lab.NeedsReprovision {
+	snap := a.Snapshot()
+	if snap.Lab.NeedsReprovision {
 		t.Error("adding workers flagged the lab for reprovisioning")
+	}
+	for _, n := range snap.Nodes { // the status page shows the install's hosts and the new ones
+		if want := map[bool]string{true: ai.HostAddedToExistingCluster, false: "installed"}[n.Name == workers[0].Name || n.Name == workers[1].Name]; n.HostStatus != want {
+			t.Errorf("status page: %s's host is %q, want %q", n.Name, n.HostStatus, want)
+		}
 	}
 	for _, s := range f.Steps() {
 		if slices.Contains(flow.Day2StepNames, s.Name) && s.State != flow.StateDone {

@@ -209,6 +209,7 @@ func (f *Flow) discoverDay2(ctx context.Context) error {
 	if err := f.discoverIn(ctx, f.State().Day2InfraEnvID, nodes); err != nil {
 		return err
 	}
+	defer f.observeAll(ctx)
 	hosts, err := f.d.AI.InfraEnvHosts(ctx, f.State().Day2InfraEnvID)
 	if err != nil {
 		return err
@@ -238,7 +239,7 @@ func (f *Flow) installDay2(ctx context.Context) error {
 			return false, err
 		}
 		ix := indexHosts(hosts)
-		f.noteUnknownHosts(hosts, ix)
+		f.observeAll(ctx)
 		if err := f.reconcile(ctx, PhaseDay2Install, nodes, ix); err != nil {
 			return false, err
 		}
@@ -322,4 +323,21 @@ func (f *Flow) joinDay2(ctx context.Context) error {
 		}
 		return true, nil
 	})
+}
+
+// observeAll records the hosts of both infra envs, the install's and the day-2 one, for the
+// status page; a failure to list them only leaves the last view.
+func (f *Flow) observeAll(ctx context.Context) {
+	var all []ai.Host
+	for _, id := range []string{f.State().InfraEnvID, f.State().Day2InfraEnvID} {
+		if id == "" {
+			continue
+		}
+		hosts, err := f.d.AI.InfraEnvHosts(ctx, id)
+		if err != nil {
+			return
+		}
+		all = append(all, hosts...)
+	}
+	f.noteUnknownHosts(all, indexHosts(all))
 }
