@@ -218,3 +218,43 @@ func containsAll(s string, parts ...string) bool {
 	}
 	return true
 }
+
+// TestWorkersOnly: a reload is a day-2 change only when all it changes of what the installer
+// was given is workers added or removed.
+func TestWorkersOnly(t *testing.T) {
+	lab := exampleLab(t)
+	workers, err := labsim.NewWorkers(lab, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plus := withNodes(lab, append(slices.Clone(lab.Nodes), workers...))
+	minus := withNodes(lab, slices.DeleteFunc(slices.Clone(lab.Nodes), func(n config.Node) bool { return n.Name == "worker-0" }))
+	both := withNodes(minus, append(slices.Clone(minus.Nodes), workers...))
+	cp := workers[0]
+	cp.Role = config.RoleControlPlane
+	newMaster := withNodes(lab, append(slices.Clone(lab.Nodes), cp))
+	otherVIP := withNodes(plus, plus.Nodes)
+	otherVIP.Cluster.IngressVIP = otherVIP.Cluster.IngressVIP.Next()
+	changedMAC := withNodes(plus, slices.Clone(plus.Nodes))
+	changedMAC.Nodes[0].NICs = slices.Clone(changedMAC.Nodes[0].NICs)
+	changedMAC.Nodes[0].NICs[0].MAC = "52:54:00:00:0f:ff"
+	for _, tc := range []struct {
+		name           string
+		next           *config.Lab
+		ok             bool
+		added, removed []string
+	}{
+		{"a worker added", plus, true, []string{workers[0].Name}, nil},
+		{"a worker removed", minus, true, nil, []string{"worker-0"}},
+		{"one added, one removed", both, true, []string{workers[0].Name}, []string{"worker-0"}},
+		{"a control-plane node added", newMaster, false, nil, nil},
+		{"a worker added and a VIP changed", otherVIP, false, nil, nil},
+		{"a worker added and a MAC changed", changedMAC, false, nil, nil},
+		{"nothing changed", withNodes(lab, lab.Nodes), false, nil, nil},
+	} {
+		added, removed, ok := workersOnly(lab, tc.next)
+		if ok != tc.ok || (ok && (!slices.Equal(added, tc.added) || !slices.Equal(removed, tc.removed))) {
+			t.Errorf("%s: added %v, removed %v, ok %v; want %v, %v, %v", tc.name, added, removed, ok, tc.added, tc.removed, tc.ok)
+		}
+	}
+}
