@@ -258,3 +258,32 @@ func TestWorkersOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestDay2WorkersAddedWhileStopped: workers added to the lab file while the appliance was
+// stopped join when it starts again with it.
+func TestDay2WorkersAddedWhileStopped(t *testing.T) {
+	lab, workers, sim, a, _ := day2Lab(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.runFlow(ctx) }()
+	waitFor(t, "the install", func() bool { return a.Flow().Current() == "" && a.Flow().State().Members != nil })
+	cancel()
+	<-done
+
+	next := withNodes(lab, append(slices.Clone(lab.Nodes), workers...))
+	b, err := New(next, a.store, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), a.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur := b.Flow().Current(); cur != "add-hosts" {
+		t.Fatalf("the flow of the restarted appliance resumes at %q, want add-hosts", cur)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- b.runFlow(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the day-2 worker to join", func() bool { return b.Flow().Current() == "" && len(b.Flow().State().Members) == 6 })
+	if c, i, h := sim.Counts(); c != 1 || i != 2 || h != 6 {
+		t.Errorf("the installer holds %d clusters, %d infra envs, %d hosts; want 1, 2, 6", c, i, h)
+	}
+}

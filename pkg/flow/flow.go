@@ -146,6 +146,12 @@ func New(d Deps) (*Flow, error) {
 	}
 	runner.Heartbeat = d.Heartbeat
 	f.runner = runner
+	// Workers added to the lab file while the appliance was stopped join as at a reload.
+	if f.Installed() && len(f.Day2Nodes()) > 0 && f.Current() == "" {
+		if err := f.StartDay2(); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
 }
 

@@ -613,7 +613,7 @@ const (
 	statusCancelled = "cancelled"
 )
 
-var installStarted = []string{"preparing-for-installation", "installing", "finalizing", "installed", "installing-pending-user-action"}
+var installStarted = []string{"preparing-for-installation", "installing", "finalizing", "installed", "installing-pending-user-action", ai.ClusterAddingHosts}
 
 // waitReady waits for the cluster to be ready to install; a node that disconnects meanwhile
 // is remedied like one that never registered.
@@ -656,7 +656,7 @@ func (f *Flow) watchInstall(ctx context.Context) error {
 			return false, err
 		}
 		switch c.Status {
-		case statusInstalled:
+		case statusInstalled, ai.ClusterAddingHosts: // installed, and since accepting day-2 workers
 			return true, nil
 		case statusError, statusCancelled:
 			return false, Permanent(fmt.Errorf("the install ended %s: %s", c.Status, c.StatusInfo))
