@@ -35,6 +35,8 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 			"  installer-5xx          20 % of the installer's API calls fail with a 5xx after a delay\n" +
 			"  token-expiry           the access token expires as the cluster starts installing\n" +
 			"--seed chooses which node each node fault hits; the same seed always chooses the same nodes.\n" +
+			"--day2 N adds N workers to the lab once it is installed and reloads it: they must join the cluster as\n" +
+			"day-2 workers (the cluster API that approves their CSRs is the simulator's stand-in).\n" +
 			"The rehearsal fails unless the lab is installed with one cluster and one infra env, every fault\n" +
 			"happened, every node booted as often as its faults require, and no BMC power-cycled a node more\n" +
 			"often than the flow asked.",
@@ -75,6 +77,7 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 	f.Float64Var(&o.TimeScale, "time-scale", 0.03, "how fast simulated time runs (1 = a real install's pace); the lab's installer timeouts shrink with it (to 10s at least)")
 	f.StringVar(&faults, "faults", "", "faults to inject into the simulated lab: a comma-separated list of "+labsim.Faults(labsim.AllFaults).String()+", or all")
 	f.Uint64Var(&o.Seed, "seed", 1, "chooses which node each fault hits")
+	f.IntVar(&o.Day2, "day2", 0, "after the install, add this many workers to the lab (generated names, MACs and addresses in its networks), reload it, and check that they join the cluster as day-2 workers")
 	f.StringVar(&o.StatusListen, "status-listen", "", "status page address (default: 127.0.0.1 on a free port)")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.DurationVar(&o.Hold, "hold", 0, "keep serving the status page this long after the install (e.g. 10m)")
@@ -92,6 +95,11 @@ func printRehearsal(out io.Writer, r *rehearsal.Result) {
 		fmt.Fprintf(out, "\nrehearsal: NOT installed after %s\n", r.Duration.Round(time.Second))
 	}
 	fmt.Fprintf(out, "  cluster %s; the installer holds %d cluster, %d infra env, %d hosts\n", r.ClusterID, r.Clusters, r.InfraEnvs, r.Hosts)
+	fmt.Fprintf(out, "  %d of the lab's %d nodes in the cluster", r.Joined, r.Total)
+	if len(r.Day2) > 0 {
+		fmt.Fprintf(out, " (day-2 workers: %s)", strings.Join(r.Day2, ", "))
+	}
+	fmt.Fprintln(out)
 	fmt.Fprintf(out, "  %d network boots through DHCP, TFTP and HTTP; %d spec violations in the installer's answers\n", r.NetBoots, r.Violations)
 	for _, s := range r.Steps {
 		took := ""

@@ -7,6 +7,13 @@
 // Timings scaled by Options.TimeScale, so a whole install takes seconds or an explicit
 // FakeClock.Advance; no goroutine drives it.
 //
+// Day-2 (day2.go): allow-add-hosts turns an installed cluster into the service's day-2 cluster,
+// hosts of its infra envs register as AddToExistingClusterHost workers (a host booting into an
+// installed day-1 cluster is refused, as the service refuses it), install host installs one of
+// them up to Rebooting and leaves it added-to-existing-cluster, and ClusterAPI is a stand-in for
+// the cluster's Kubernetes API that plays the new kubelets' client and serving CSRs. The import
+// endpoint (clusters/import) is not simulated.
+//
 // Test hooks (methods on *Sim, also reachable over HTTP under /_sim/ for a standalone sim):
 // NodeBooted (a node with a MAC booted the discovery image → a host appears after
 // Timings.Discovery), PowerOffOnReboot + NodePoweredOn (a node that powers off instead of

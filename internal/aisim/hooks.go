@@ -87,8 +87,19 @@ func (s *Sim) register(p pendingBoot, at time.Time) {
 		macs: n.MACs, inv: inv, labels: map[string]string{}, registeredAt: at, createdAt: at,
 	}
 	if ie.ie.ClusterID != "" {
+		cl := s.clusters[ie.ie.ClusterID]
+		if cl == nil {
+			return // the cluster is gone: the agent cannot register
+		}
+		if why := registrationRefused(cl); why != "" {
+			s.event(cl.c.ID, "", "error", fmt.Sprintf("Failed to register host %s: %s", name, why), at)
+			return
+		}
 		cid := ie.ie.ClusterID
 		h.h.ClusterID = &cid
+		if isDay2Cluster(cl) {
+			h.h.Kind, h.h.Role, h.h.SuggestedRole = ai.KindAddToExistingClusterHost, ai.RoleWorker, ai.RoleWorker
+		}
 	} else {
 		h.h.Status = "known-unbound"
 	}
@@ -299,6 +310,7 @@ type Stats struct {
 	Requests     int // API requests received
 	TokenGrants  int // access tokens issued
 	FaultsServed int // injected failures answered
+	CSRsApproved int // node CSRs approved through ClusterAPI
 }
 
 // Stats returns the counters so far.

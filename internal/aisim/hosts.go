@@ -19,7 +19,17 @@ func (s *Sim) hostView(h *host) ai.Host {
 	b, _ := json.Marshal(h.labels)
 	v.NodeLabels = string(b)
 	switch v.Status {
-	case "installing-in-progress", "installed", hostPendingUserAction:
+	case "installing-in-progress", ai.HostAddedToExistingCluster:
+		if h.day2() {
+			stage := stages[h.stageIdx]
+			v.Progress = &ai.HostProgress{CurrentStage: stage, InstallationPercentage: min(100, 100*h.stageIdx/(len(day2Stages)-1))}
+			if v.Status == "installing-in-progress" {
+				v.StatusInfo = stage
+			}
+			break
+		}
+		fallthrough
+	case "installed", hostPendingUserAction:
 		stage := stages[h.stageIdx]
 		v.Progress = &ai.HostProgress{CurrentStage: stage, InstallationPercentage: 100 * h.stageIdx / (len(stages) - 1)}
 		if v.Status == "installing-in-progress" {

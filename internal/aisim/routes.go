@@ -22,6 +22,7 @@ func (s *Sim) routes() {
 	h("POST "+base+"/clusters/{id}/actions/install", s.installCluster)
 	h("POST "+base+"/clusters/{id}/actions/cancel", s.cancelCluster)
 	h("POST "+base+"/clusters/{id}/actions/reset", s.resetCluster)
+	h("POST "+base+"/clusters/{id}/actions/allow-add-hosts", s.allowAddHosts)
 	h("GET "+base+"/clusters/{id}/install-config", s.getInstallConfig)
 	h("PATCH "+base+"/clusters/{id}/install-config", s.updateInstallConfig)
 	h("GET "+base+"/clusters/{id}/hosts", s.listClusterHosts)
@@ -42,6 +43,7 @@ func (s *Sim) routes() {
 	h("GET "+base+"/infra-envs/{id}/hosts/{host}", s.getHost)
 	h("PATCH "+base+"/infra-envs/{id}/hosts/{host}", s.updateHost)
 	h("DELETE "+base+"/infra-envs/{id}/hosts/{host}", s.deleteHost)
+	h("POST "+base+"/infra-envs/{id}/hosts/{host}/actions/install", s.installHost)
 	h("GET "+base+"/events", s.listEvents)
 	h("GET "+base+"/openshift-versions", s.openshiftVersions)
 	// Artifacts outside the API (what presigned URLs and the iPXE script point at).

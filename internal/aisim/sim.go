@@ -51,6 +51,7 @@ type Sim struct {
 	failStatus              int
 	stallNext               int
 	stats                   Stats
+	csrSeq                  int
 	violations              []error
 }
 

@@ -50,6 +50,9 @@ type host struct {
 	// discovery image again (a wrong boot order), once.
 	bootsDiscoveryAfterWrite bool
 	createdAt                time.Time
+	// join and csrName are a day-2 host's way into the cluster (see ClusterAPI).
+	join    int
+	csrName string
 }
 
 // stages a host walks through during the install.
@@ -150,6 +153,8 @@ func (s *Sim) advanceCluster(cl *cluster, now time.Time) {
 		cl.finalizingStart = last
 		s.setClusterStatus(cl, ai.ClusterFinalizing, "Finalizing cluster installation", last)
 		fallthrough
+	case ai.ClusterAddingHosts:
+		s.advanceDay2(cl, now)
 	case ai.ClusterFinalizing:
 		end := cl.finalizingStart.Add(s.opts.scaled(s.timings.Finalizing))
 		if now.Before(end) {

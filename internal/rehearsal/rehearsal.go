@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,10 @@ type Options struct {
 	Hold time.Duration
 	// SkipPreflight names preflight checks not to run (the rest run loopback-adjusted).
 	SkipPreflight []string
+	// Day2 workers are added to the lab after the install (generated names, MACs and
+	// addresses in the lab's networks), the appliance reloads it, and they must join the
+	// cluster as day-2 workers.
+	Day2 int
 }
 
 // Result summarises a finished rehearsal.
@@ -69,9 +74,13 @@ type Result struct {
 	InfraEnvs  int
 	Hosts      int
 	Violations int
-	Seed       uint64
-	Faults     []FaultReport
-	Nodes      []NodeReport
+	// Day2 are the workers added after the install; Joined counts the lab's nodes that are
+	// in the cluster (installed, or added to it and Ready), of Total.
+	Day2          []string
+	Joined, Total int
+	Seed          uint64
+	Faults        []FaultReport
+	Nodes         []NodeReport
 	// Problems are why the rehearsal failed; none when it passed.
 	Problems []string
 }
@@ -112,16 +121,38 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		defer os.RemoveAll(dir)
 		o.StateDir = dir
 	}
-	lab, err = onLoopback(lab, o)
+	installed := len(lab.Nodes)
+	var day2 []string
+	if o.Day2 > 0 {
+		workers, err := labsim.NewWorkers(lab, o.Day2)
+		if err != nil {
+			return nil, fmt.Errorf("--day2: %w", err)
+		}
+		full := *lab
+		full.Nodes = append(slices.Clone(lab.Nodes), workers...)
+		lab = &full
+		for _, w := range workers {
+			day2 = append(day2, w.Name)
+		}
+	}
+	// full is the lab with the day-2 workers, lab the one installed first.
+	full, err := onLoopback(lab, o)
 	if err != nil {
 		return nil, err
 	}
-	scaleTimeouts(&lab.AssistedInstaller.Timeouts, o.TimeScale)
+	scaleTimeouts(&full.AssistedInstaller.Timeouts, o.TimeScale)
+	first := *full
+	first.Nodes = full.Nodes[:installed]
+	lab = &first
 	var names []string
 	for _, n := range lab.Nodes {
 		names = append(names, n.Name)
 	}
-	plan := newFaultPlan(o.Faults, o.Seed, names, start)
+	plan := newFaultPlan(o.Faults, o.Seed, names, start) // the faults hit the install's nodes
+	plan.names = nil
+	for _, n := range full.Nodes {
+		plan.names = append(plan.names, n.Name)
+	}
 
 	// The installer: accepts the lab's offline token (if it has one) at its own token endpoint.
 	simOpts := aisim.Options{TimeScale: o.TimeScale, Logger: o.Log.With("service", "aisim")}
@@ -141,9 +172,10 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	simURL := "http://" + ln.Addr().String()
 	lab.AssistedInstaller.URL = simURL
 	lab.AssistedInstaller.TokenURL = simURL + aisim.TokenPath
+	full.AssistedInstaller.URL, full.AssistedInstaller.TokenURL = lab.AssistedInstaller.URL, lab.AssistedInstaller.TokenURL
 
 	// The nodes, each behind the real BMC client and its retry policy.
-	nodes, err := netNodes(lab, simURL, o.Log)
+	nodes, err := netNodes(full, simURL, o.Log)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -170,7 +202,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: 250 * time.Millisecond, Gatherer: reg,
-		Loopback: true, SkipPreflight: o.SkipPreflight})
+		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI()})
 	if err != nil {
 		return nil, err
 	}
@@ -197,8 +229,14 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	installed := problem == ""
-	if installed && o.Hold > 0 {
+	if problem == "" && len(day2) > 0 {
+		problem, err = addDay2(ctx, app, st, plan, appDone, o.Out, full, day2)
+		if err != nil {
+			return nil, err
+		}
+	}
+	done := problem == ""
+	if done && o.Hold > 0 {
 		fmt.Fprintf(o.Out, "rehearsal: installed; the status page stays up for %s (Ctrl-C ends it)\n", o.Hold)
 		select {
 		case <-ctx.Done():
@@ -210,7 +248,9 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 
 	r := &Result{
 		Duration:   time.Since(start),
-		Installed:  installed,
+		Installed:  done,
+		Day2:       day2,
+		Total:      len(app.Lab().Nodes),
 		ClusterID:  app.Flow().State().ClusterID,
 		StatusURL:  statusURL,
 		OutputDir:  filepath.Join(o.StateDir, appliance.OutputDir),
@@ -220,6 +260,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		Nodes:      plan.nodeReports(),
 	}
 	r.Clusters, r.InfraEnvs, r.Hosts = sim.Counts()
+	r.Joined = joined(app, sim)
 	for _, n := range nodes {
 		r.NetBoots += n.Boots()
 	}
@@ -322,8 +363,15 @@ func stuckAt(app *appliance.Appliance) string {
 // check lists what keeps a finished rehearsal from passing.
 func (r *Result) check() []string {
 	var out []string
-	if r.Clusters != 1 || r.InfraEnvs != 1 {
-		out = append(out, fmt.Sprintf("the installer holds %d cluster(s) and %d infra env(s), want exactly one of each", r.Clusters, r.InfraEnvs))
+	wantEnvs := 1
+	if len(r.Day2) > 0 {
+		wantEnvs = 2 // the install's and the day-2 workers'
+	}
+	if r.Clusters != 1 || r.InfraEnvs != wantEnvs {
+		out = append(out, fmt.Sprintf("the installer holds %d cluster(s) and %d infra env(s), want 1 and %d", r.Clusters, r.InfraEnvs, wantEnvs))
+	}
+	if r.Installed && r.Joined != r.Total {
+		out = append(out, fmt.Sprintf("%d of the lab's %d nodes are in the cluster", r.Joined, r.Total))
 	}
 	if r.Violations != 0 {
 		out = append(out, fmt.Sprintf("%d of the installer's answers broke the spec", r.Violations))

@@ -132,3 +132,31 @@ func TestScaleTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// TestRehearseDay2: `rehearse --day2 2` installs the example lab, adds two generated workers
+// to it and reloads it; they join the same cluster as day-2 workers: seven nodes in one
+// cluster, each new one booted once into discovery, no power cycle the flow did not ask for.
+func TestRehearseDay2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a rehearsal takes most of a minute")
+	}
+	var out syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
+	defer cancel()
+	r, err := Run(ctx, testlab.Path(t), Options{
+		TimeScale: 0.01, Day2: 2, StateDir: t.TempDir(), Out: &out,
+		Log: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if r.Joined != 7 || r.Total != 7 || r.Clusters != 1 || r.Hosts != 7 || len(r.Day2) != 2 {
+		t.Errorf("%d of %d nodes in the cluster, %d cluster(s), %d hosts, day-2 workers %v; want 7 of 7, 1, 7, two\n%s",
+			r.Joined, r.Total, r.Clusters, r.Hosts, r.Day2, out.String())
+	}
+	for _, n := range r.Nodes {
+		if n.Boots.Discovery != 1 {
+			t.Errorf("%s booted %s", n.Name, n.Boots)
+		}
+	}
+}

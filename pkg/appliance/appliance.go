@@ -22,6 +22,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/doctor"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
+	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin"
 	"github.com/cn2-appliance/cn2-appliance/pkg/ntp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
@@ -84,6 +85,9 @@ type Options struct {
 	// MaxSilence is how long a long-running loop may go without beating before the appliance
 	// counts it as wedged (default liveness.DefaultMaxSilence).
 	MaxSilence time.Duration
+	// ClusterAPI replaces the installed cluster's API the day-2 flow approves node CSRs through
+	// (the rehearsal's simulated one); nil: the API the fetched kubeconfig names.
+	ClusterAPI nodejoin.API
 }
 
 // New builds every service and the install flow from lab; nothing is bound until Run.

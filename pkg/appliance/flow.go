@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin"
+	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin/kubeapi"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -113,8 +116,18 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		PollInterval: a.opts.PollInterval,
 		Preflight:    a.preflight,
 		Heartbeat:    a.FlowBeat().Beat,
+		ClusterAPI:   a.clusterAPI,
 	})
 	return power, f, err
+}
+
+// clusterAPI is the installed cluster's API for the day-2 flow: the one given in Options, or
+// the API server the kubeconfig fetched by the install names.
+func (a *Appliance) clusterAPI(ctx context.Context) (nodejoin.API, error) {
+	if a.opts.ClusterAPI != nil {
+		return a.opts.ClusterAPI, nil
+	}
+	return kubeapi.FromKubeconfigFile(filepath.Join(a.stateDir(), OutputDir, "kubeconfig"))
 }
 
 // flowMaxSilence is the least time the flow may go without beating before it counts as wedged.
@@ -173,6 +186,7 @@ func bmcChanged(old, next *config.Lab, node string) bool {
 type flowRequest struct {
 	lab         *config.Lab
 	reprovision bool
+	day2        bool // the lab adds workers to the installed cluster
 }
 
 // requestFlow hands runFlow a request; a newer one replaces one not yet taken.
@@ -231,14 +245,15 @@ func (a *Appliance) runFlow(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := a.restartFlow(req.lab); err != nil {
+		if err := a.restartFlow(req.lab, req.day2); err != nil {
 			a.event(slog.LevelError, "install flow not restarted: "+err.Error())
 		}
 	}
 }
 
-// restartFlow replaces the flow by one for lab that resumes the same progress.
-func (a *Appliance) restartFlow(lab *config.Lab) error {
+// restartFlow replaces the flow by one for lab that resumes the same progress; with day2,
+// it takes the lab's new workers into the installed cluster.
+func (a *Appliance) restartFlow(lab *config.Lab, day2 bool) error {
 	old := a.Flow()
 	power, nf, err := a.newFlow(lab, old.Lab(), a.powerDrivers())
 	if err != nil {
@@ -246,6 +261,11 @@ func (a *Appliance) restartFlow(lab *config.Lab) error {
 	}
 	if err := nf.ClearAttention(); err != nil {
 		return err
+	}
+	if day2 {
+		if err := nf.StartDay2(); err != nil {
+			return err
+		}
 	}
 	a.flowMu.Lock()
 	a.flow, a.power = nf, power
@@ -285,6 +305,9 @@ func (a *Appliance) reloadFlow(old, next *config.Lab, power map[string]flow.Powe
 	}
 	a.swapPower(f, power)
 	registered := f.State().ClusterID != ""
+	if added, removed, ok := workersOnly(old, next); ok && f.Installed() {
+		return a.reloadDay2(added, removed, next)
+	}
 	if why := installChanges(old, next); why != "" && registered {
 		if err := a.store.PutDoc(docKindLab, docNeedsReprovision, why); err != nil {
 			return err
@@ -405,4 +428,56 @@ func installChanges(old, next *config.Lab) string {
 		diffs = append(diffs, "nodes")
 	}
 	return strings.Join(diffs, ", ")
+}
+
+// workersOnly says whether next differs from old, in what the installer was given, only by
+// workers added (by name) and workers removed; ok is false when anything else differs too, or
+// nothing does.
+func workersOnly(old, next *config.Lab) (added, removed []string, ok bool) {
+	for _, n := range next.Nodes {
+		if old.Node(n.Name) == nil {
+			if n.Role != config.RoleWorker {
+				return nil, nil, false
+			}
+			added = append(added, n.Name)
+		}
+	}
+	for _, n := range old.Nodes {
+		if next.Node(n.Name) == nil {
+			if n.Role != config.RoleWorker {
+				return nil, nil, false
+			}
+			removed = append(removed, n.Name)
+		}
+	}
+	if len(added)+len(removed) == 0 {
+		return nil, nil, false
+	}
+	keep := func(l *config.Lab, drop []string) []config.ExpectedHost {
+		var out []config.ExpectedHost
+		for _, h := range l.ExpectedHosts() {
+			if !slices.Contains(drop, h.Name) {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	same := reflect.DeepEqual(old.Cluster, next.Cluster) &&
+		old.AssistedInstaller.URL == next.AssistedInstaller.URL && old.AssistedInstaller.ImageType == next.AssistedInstaller.ImageType &&
+		reflect.DeepEqual(keep(old, removed), keep(next, added))
+	return added, removed, same
+}
+
+// reloadDay2 applies a lab that only adds and removes workers of the installed cluster: added
+// ones join it (the day-2 flow), removed ones are flagged on the status page and in an event,
+// and nothing is deleted.
+func (a *Appliance) reloadDay2(added, removed []string, next *config.Lab) error {
+	for _, name := range removed {
+		a.event(slog.LevelWarn, "worker "+name+" is no longer in the lab file but is still in the cluster: nothing is deleted; drain and delete its node, and its host at the installer, if it is to go")
+	}
+	if len(added) > 0 {
+		a.event(slog.LevelInfo, "the lab file adds worker(s) "+strings.Join(added, ", ")+" to the installed cluster: they join it as day-2 workers, with no reinstall")
+	}
+	a.requestFlow(flowRequest{lab: next, day2: len(added) > 0})
+	return nil
 }

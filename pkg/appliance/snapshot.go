@@ -120,6 +120,7 @@ func (a *Appliance) flowView(s *status.Snapshot) map[string]ai.Host {
 		s.Steps = append(s.Steps, st)
 	}
 	state, obs := f.State(), f.Observed()
+	s.Lab.RemovedNodes = f.Removed()
 	s.Cluster.ID, s.Cluster.InfraEnvID = state.ClusterID, state.InfraEnvID
 	if c := obs.Cluster; c != nil {
 		s.Cluster.Status, s.Cluster.StatusInfo = c.Status, c.StatusInfo

@@ -13,6 +13,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 )
 
@@ -73,6 +74,9 @@ type Deps struct {
 	// Preflight checks the lab before anything is registered or booted; an error stops the
 	// flow (the preflight step fails permanently with it). Nil: no checks.
 	Preflight func(ctx context.Context) error
+	// ClusterAPI opens the installed cluster's API, through which day-2 workers' node CSRs are
+	// approved and their readiness read. Nil: day-2 workers cannot join (join-day2 says so).
+	ClusterAPI func(ctx context.Context) (nodejoin.API, error)
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.
@@ -82,6 +86,11 @@ type State struct {
 	Hosts      map[string]string `json:"hosts,omitempty"`     // node name -> host id
 	Manifests  map[string]string `json:"manifests,omitempty"` // file name -> sha256 of what was uploaded
 	ISOURL     string            `json:"isoURL,omitempty"`    // where the appliance serves the discovery ISO
+	// Day2InfraEnvID is the infra env day-2 workers boot from.
+	Day2InfraEnvID string `json:"day2InfraEnvID,omitempty"`
+	// Members are the nodes in the installed cluster (MemberDay1 or MemberDay2), by name;
+	// nil until the install is verified.
+	Members map[string]string `json:"members,omitempty"`
 }
 
 const docStateKey = "state"
@@ -137,6 +146,12 @@ func New(d Deps) (*Flow, error) {
 	}
 	runner.Heartbeat = d.Heartbeat
 	f.runner = runner
+	// Workers added to the lab file while the appliance was stopped join as at a reload.
+	if f.Installed() && len(f.Day2Nodes()) > 0 && f.Current() == "" {
+		if err := f.StartDay2(); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
 }
 
@@ -188,6 +203,9 @@ func (f *Flow) save(change func(*State)) error {
 	next := f.state
 	next.Hosts = cloneMap(f.state.Hosts)
 	next.Manifests = cloneMap(f.state.Manifests)
+	if f.state.Members != nil {
+		next.Members = cloneMap(f.state.Members)
+	}
 	change(&next)
 	if err := f.d.Store.PutDoc(docKind, docStateKey, next); err != nil {
 		return fmt.Errorf("flow: save state: %w", err)

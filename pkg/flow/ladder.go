@@ -122,11 +122,11 @@ func decide(s situation, l limits) decision {
 		case s.status == hostDisconnected && stalled >= l.boot:
 			return remedy(s, l, fmt.Sprintf("disconnected from the installer for %s", round(stalled)), ActReboot)
 		}
-	case PhaseInstall:
+	case PhaseInstall, PhaseDay2Install:
 		if !s.registered {
 			return decision{}
 		}
-		written := slices.Contains(diskWritten, s.stage)
+		written := slices.Contains(diskWritten, s.stage) || (s.phase == PhaseDay2Install && s.stage == ai.StageWritingImage)
 		switch {
 		case s.status == hostPendingUserAction:
 			if sinceAction < l.boot && r.LastAction.After(r.Progressed) {

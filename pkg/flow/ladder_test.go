@@ -51,6 +51,16 @@ func TestLadder(t *testing.T) {
 		// Install.
 		{"writing image: nothing", installing(ai.StageWritingImage), "", ActNone},
 		{"image written: disk from now on", installing(ai.StageRebooting), "", ActDiskBoot},
+		// A day-2 worker: its host reports no stage after Rebooting, so the disk boot is set
+		// while its image is written.
+		{"day-2, writing image: disk from now on", func() situation {
+			s := installing(ai.StageWritingImage)
+			s.phase = PhaseDay2Install
+			return s
+		}(), "", ActDiskBoot},
+		{"day-2, added: disk from now on", situation{phase: PhaseDay2Install, registered: true, status: ai.HostAddedToExistingCluster, stage: ai.StageDone}, "", ActDiskBoot},
+		{"day-2, added, booting from disk: nothing", situation{phase: PhaseDay2Install, registered: true, status: ai.HostAddedToExistingCluster, stage: ai.StageDone,
+			rec: diskBoot(progressed(time.Hour))}, "", ActNone},
 		{"rebooting: read power", func() situation {
 			s := installing(ai.StageRebooting)
 			s.rec = diskBoot(progressed(time.Minute))

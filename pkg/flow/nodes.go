@@ -262,7 +262,7 @@ func (f *Flow) situations(phase Phase, nodes []config.Node, ix hostIndex, recs m
 		if h != nil {
 			s.status, s.stage = h.Status, stageOf(h)
 		}
-		if k := stageIdx[i]; phase == PhaseInstall && k >= 0 {
+		if k := stageIdx[i]; (phase == PhaseInstall || phase == PhaseDay2Install) && k >= 0 {
 			s.peers, s.peersAhead = atOrBeyond[0]-1, atOrBeyond[k+1]
 		}
 		out[i] = s

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -209,5 +210,22 @@ func (r *Runner) Reset() error {
 	for i := range r.records {
 		r.records[i] = StepRecord{Name: r.records[i].Name, State: StatePending}
 	}
+	return nil
+}
+
+// ResetSteps makes the named steps pending again, so that the next Run runs them.
+func (r *Runner) ResetSteps(names []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := append([]StepRecord(nil), r.records...)
+	for i := range next {
+		if slices.Contains(names, next[i].Name) {
+			next[i] = StepRecord{Name: next[i].Name, State: StatePending}
+		}
+	}
+	if err := r.store.PutDoc(docKind, docStepsKey, next); err != nil {
+		return fmt.Errorf("flow: reset steps: %w", err)
+	}
+	r.records = next
 	return nil
 }

@@ -24,6 +24,7 @@ var StepNames = []string{
 	"discover-control-plane", "set-vips", "discover-workers",
 	"label-dpdk-workers", "upload-manifests", "wait-ready", "install", "watch-install",
 	"fetch-credentials", "verify",
+	"add-hosts", "discover-day2", "install-day2", "join-day2", // Day2StepNames
 }
 
 func (f *Flow) steps() []Step {
@@ -57,6 +58,9 @@ func (f *Flow) steps() []Step {
 		"watch-install":      {Timeout: t.Install.D(), Run: f.watchInstall},
 		"fetch-credentials":  {Run: f.fetchCredentials},
 		"verify":             {Run: f.verify},
+	}
+	for name, s := range f.day2Steps(t) {
+		run[name] = s
 	}
 	steps := make([]Step, len(StepNames))
 	for i, name := range StepNames {
@@ -339,13 +343,17 @@ func jsonEqual(a, b string) bool {
 // fetchBootArtifacts caches what nodes boot: kernel, initrd and rootfs for PXE, or the ISO for
 // virtual media. It runs after the last infra-env change, since the image is built from it.
 func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
-	id := f.State().InfraEnvID
+	return f.cacheBootArtifacts(ctx, f.State().InfraEnvID, f.d.Lab.Nodes)
+}
+
+// cacheBootArtifacts caches the discovery image of infra env id as nodes boot it.
+func (f *Flow) cacheBootArtifacts(ctx context.Context, id string, nodes []config.Node) error {
 	ie, err := f.d.AI.GetInfraEnv(ctx, id)
 	if err != nil {
 		return err
 	}
 	image := bootImage(ie)
-	if f.bootsBy(config.BootVirtualMedia) {
+	if bootBy(nodes, config.BootVirtualMedia) {
 		u, err := f.d.AI.ImageURL(ctx, id)
 		if err != nil {
 			return err
@@ -358,7 +366,7 @@ func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
 			return err
 		}
 	}
-	if !f.bootsBy(config.BootPXE) {
+	if !bootBy(nodes, config.BootPXE) {
 		return nil
 	}
 	script, err := f.d.AI.IPXEScript(ctx, id, "", "")
@@ -368,9 +376,9 @@ func (f *Flow) fetchBootArtifacts(ctx context.Context) error {
 	return f.d.Boot.CacheIPXEArtifacts(ctx, image, script)
 }
 
-// bootsBy says whether any node boots by method.
-func (f *Flow) bootsBy(method string) bool {
-	return slices.ContainsFunc(f.d.Lab.Nodes, func(n config.Node) bool { return n.BootMethod == method })
+// bootBy says whether any of nodes boots by method.
+func bootBy(nodes []config.Node, method string) bool {
+	return slices.ContainsFunc(nodes, func(n config.Node) bool { return n.BootMethod == method })
 }
 
 // discover boots the nodes of a role into the discovery image and names them and gives them
@@ -379,9 +387,13 @@ func (f *Flow) bootsBy(method string) bool {
 // booting and binding are one retried unit per node. Hosts that match no node are reported,
 // never bound.
 func (f *Flow) discover(ctx context.Context, role string) error {
-	nodes := f.nodesOf(role)
+	return f.discoverIn(ctx, f.State().InfraEnvID, f.nodesOf(role))
+}
+
+// discoverIn is discover for nodes that boot the image of infra env infraEnvID.
+func (f *Flow) discoverIn(ctx context.Context, infraEnvID string, nodes []config.Node) error {
 	return f.poll(ctx, func(ctx context.Context) (bool, error) {
-		hosts, err := f.d.AI.InfraEnvHosts(ctx, f.State().InfraEnvID)
+		hosts, err := f.d.AI.InfraEnvHosts(ctx, infraEnvID)
 		if err != nil {
 			return false, err
 		}
@@ -462,7 +474,7 @@ func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) error {
 		p.HostRole = ptr(want)
 	}
 	if p.HostName != nil || p.HostRole != nil {
-		if _, err := f.d.AI.UpdateHost(ctx, f.State().InfraEnvID, h.ID, p); err != nil {
+		if _, err := f.d.AI.UpdateHost(ctx, h.InfraEnvID, h.ID, p); err != nil {
 			return err
 		}
 		f.event(slog.LevelInfo, n.Name, fmt.Sprintf("bound host %s as %s", h.ID, want))
@@ -532,26 +544,36 @@ func (f *Flow) labelHosts(ctx context.Context) error {
 			continue
 		}
 		n := *f.d.Lab.Node(eh.Name)
-		h := ix.of(n)
-		if h == nil {
-			return fmt.Errorf("label %s: its host is not registered", n.Name)
-		}
-		want := map[string]string{}
-		var labels []ai.NodeLabel
-		var text []string
-		for _, l := range eh.Labels {
-			want[l.Key] = l.Value
-			labels = append(labels, ai.NodeLabel{Key: l.Key, Value: l.Value})
-			text = append(text, l.Key+"="+l.Value)
-		}
-		if got, err := h.Labels(); err == nil && maps.Equal(got, want) {
-			continue
-		}
-		if _, err := f.d.AI.UpdateHost(ctx, f.State().InfraEnvID, h.ID, ai.HostUpdateParams{NodeLabels: &labels}); err != nil {
+		if err := f.labelHost(ctx, n, eh, ix.of(n)); err != nil {
 			return err
 		}
-		f.event(slog.LevelInfo, n.Name, "labelled "+strings.Join(text, ", "))
 	}
+	return nil
+}
+
+// labelHost gives node n's host h the labels eh lists.
+func (f *Flow) labelHost(ctx context.Context, n config.Node, eh config.ExpectedHost, h *ai.Host) error {
+	if len(eh.Labels) == 0 {
+		return nil
+	}
+	if h == nil {
+		return fmt.Errorf("label %s: its host is not registered", n.Name)
+	}
+	want := map[string]string{}
+	var labels []ai.NodeLabel
+	var text []string
+	for _, l := range eh.Labels {
+		want[l.Key] = l.Value
+		labels = append(labels, ai.NodeLabel{Key: l.Key, Value: l.Value})
+		text = append(text, l.Key+"="+l.Value)
+	}
+	if got, err := h.Labels(); err == nil && maps.Equal(got, want) {
+		return nil
+	}
+	if _, err := f.d.AI.UpdateHost(ctx, h.InfraEnvID, h.ID, ai.HostUpdateParams{NodeLabels: &labels}); err != nil {
+		return err
+	}
+	f.event(slog.LevelInfo, n.Name, "labelled "+strings.Join(text, ", "))
 	return nil
 }
 
@@ -604,7 +626,7 @@ const (
 	statusCancelled = "cancelled"
 )
 
-var installStarted = []string{"preparing-for-installation", "installing", "finalizing", "installed", "installing-pending-user-action"}
+var installStarted = []string{"preparing-for-installation", "installing", "finalizing", "installed", "installing-pending-user-action", ai.ClusterAddingHosts}
 
 // waitReady waits for the cluster to be ready to install; a node that disconnects meanwhile
 // is remedied like one that never registered.
@@ -617,7 +639,7 @@ func (f *Flow) waitReady(ctx context.Context) error {
 		if err := f.reconcile(ctx, PhaseDiscovery, f.d.Lab.Nodes, ix); err != nil {
 			return false, err
 		}
-		if err := f.removeStrangers(ctx, f.Observed().UnknownHosts); err != nil {
+		if err := f.removeStrangers(ctx, f.strangersInCluster(f.Observed().Hosts, ix)); err != nil {
 			return false, err
 		}
 		return c.Status == statusReady || slices.Contains(installStarted, c.Status), nil
@@ -660,7 +682,7 @@ func (f *Flow) watchInstall(ctx context.Context) error {
 			return false, err
 		}
 		switch c.Status {
-		case statusInstalled:
+		case statusInstalled, ai.ClusterAddingHosts: // installed, and since accepting day-2 workers
 			return true, nil
 		case statusError, statusCancelled:
 			return false, Permanent(fmt.Errorf("the install ended %s: %s", c.Status, c.StatusInfo))

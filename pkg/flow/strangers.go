@@ -50,8 +50,18 @@ func describeHost(h ai.Host) string {
 	return strings.Join(parts, "; ")
 }
 
-// strangersInCluster lists the cluster's hosts that match no lab node.
+// strangersInCluster lists the cluster's hosts that match no lab node. A host the flow once
+// bound to a lab node (a worker since removed from the lab file) is no stranger, and once the
+// cluster is installed nothing is removed: a removed worker is only flagged.
 func (f *Flow) strangersInCluster(hosts []ai.Host, ix hostIndex) []ai.Host {
+	st := f.State()
+	if st.Members != nil {
+		return nil
+	}
+	bound := map[string]bool{}
+	for _, id := range st.Hosts {
+		bound[id] = true
+	}
 	lab := map[*ai.Host]bool{}
 	for _, n := range f.d.Lab.Nodes {
 		if h := ix.of(n); h != nil {
@@ -60,7 +70,7 @@ func (f *Flow) strangersInCluster(hosts []ai.Host, ix hostIndex) []ai.Host {
 	}
 	var out []ai.Host
 	for i := range hosts {
-		if !lab[&hosts[i]] && f.inOurCluster(hosts[i]) {
+		if !lab[&hosts[i]] && !bound[hosts[i].ID] && f.inOurCluster(hosts[i]) {
 			out = append(out, hosts[i])
 		}
 	}

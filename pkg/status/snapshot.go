@@ -103,6 +103,8 @@ type Lab struct {
 	IngressVIP       string `json:"ingressVIP"`
 	NeedsReprovision bool   `json:"needsReprovision"`
 	ReprovisionWhy   string `json:"reprovisionWhy,omitempty"`
+	// RemovedNodes are in the installed cluster but no longer in the lab file: flagged only.
+	RemovedNodes []string `json:"removedNodes,omitempty"`
 }
 
 // Cluster is the installer's cluster, as last seen.
