@@ -103,16 +103,17 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		return nil, nil, err
 	}
 	f, err := flow.New(flow.Deps{
-		Lab:          lab,
-		AI:           client,
-		Power:        power,
-		Boot:         bootService{pxe: a.pxe, lab: a.Lab},
-		Store:        a.store,
-		Log:          a.log.With("service", "flow"),
-		OutputDir:    filepath.Join(a.stateDir(), OutputDir),
-		PollInterval: a.opts.PollInterval,
-		Preflight:    a.preflight,
-		Heartbeat:    a.FlowBeat().Beat,
+		Lab:           lab,
+		AI:            client,
+		Power:         power,
+		Boot:          bootService{pxe: a.pxe, lab: a.Lab},
+		Store:         a.store,
+		Log:           a.log.With("service", "flow"),
+		OutputDir:     filepath.Join(a.stateDir(), OutputDir),
+		PollInterval:  a.opts.PollInterval,
+		Preflight:     a.preflight,
+		Heartbeat:     a.FlowBeat().Beat,
+		VerifyCluster: a.verifyCluster(lab),
 	})
 	return power, f, err
 }

@@ -73,6 +73,11 @@ type Deps struct {
 	// Preflight checks the lab before anything is registered or booted; an error stops the
 	// flow (the preflight step fails permanently with it). Nil: no checks.
 	Preflight func(ctx context.Context) error
+	// VerifyCluster, the verify step's last check once the installer says installed, checks the
+	// cluster through its API (pkg/verify, wired by the appliance, so the flow does not link
+	// client-go) until it is right or its timeout passes; it returns the result in one line,
+	// or an error that says what is still not right. Nil: the installer's view only.
+	VerifyCluster func(ctx context.Context) (summary string, err error)
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.
