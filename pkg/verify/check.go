@@ -10,19 +10,38 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 )
 
-// ClusterOperators is OpenShift's ClusterOperator resource, read with the dynamic client
-// rather than OpenShift's client module.
-var ClusterOperators = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "clusteroperators"}
+// The resources verify reads. Everything goes through the dynamic client: ClusterOperators
+// without OpenShift's client module, and nodes and pods without client-go's typed clientset,
+// which links every API group (about 190 more packages, twice the binary).
+var (
+	ClusterOperators = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "clusteroperators"}
+	Nodes            = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+	Pods             = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+)
 
 // Clients reach one cluster's API.
 type Clients struct {
-	Kube    kubernetes.Interface
 	Dynamic dynamic.Interface
+}
+
+// list lists a resource and converts the items to T (corev1.Node, corev1.Pod).
+func list[T any](ctx context.Context, c Clients, gvr schema.GroupVersionResource) ([]T, error) {
+	l, err := c.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(l.Items))
+	for i := range l.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, &out[i]); err != nil {
+			return nil, fmt.Errorf("decode %s %s: %w", gvr.Resource, l.Items[i].GetName(), err)
+		}
+	}
+	return out, nil
 }
 
 // Check looks at the cluster once and reports everything that is not as e wants it.
@@ -40,15 +59,15 @@ func apiProblem(what string, err error) Problem {
 }
 
 func checkNodes(ctx context.Context, c Clients, e Expect, r *Report) {
-	list, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := list[corev1.Node](ctx, c, Nodes)
 	if err != nil {
 		r.Problems = append(r.Problems, apiProblem("nodes", fmt.Errorf("list nodes: %w", err)))
 		return
 	}
-	r.Nodes = len(list.Items)
+	r.Nodes = len(nodes)
 	matched := map[string]bool{}
 	for _, want := range e.Nodes {
-		n := findNode(list.Items, want.Name)
+		n := findNode(nodes, want.Name)
 		if n == nil {
 			r.Problems = append(r.Problems, Problem{Kind: KindNode, Name: want.Name, Reason: "Missing",
 				Message: "no Kubernetes node of this name", Hint: "a worker joins once its node CSRs are approved (oc get csr)"})
@@ -66,7 +85,7 @@ func checkNodes(ctx context.Context, c Clients, e Expect, r *Report) {
 			}
 		}
 	}
-	for _, n := range list.Items {
+	for _, n := range nodes {
 		if !matched[n.Name] {
 			r.Problems = append(r.Problems, Problem{Kind: KindNode, Name: n.Name, Reason: "NotInLab",
 				Message: "a Kubernetes node that is no node of the lab file"})
@@ -98,17 +117,17 @@ func nodeReady(n *corev1.Node) (bool, string) {
 }
 
 func checkOperators(ctx context.Context, c Clients, r *Report) {
-	list, err := c.Dynamic.Resource(ClusterOperators).List(ctx, metav1.ListOptions{})
+	ops, err := c.Dynamic.Resource(ClusterOperators).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		r.Problems = append(r.Problems, apiProblem("clusteroperators", fmt.Errorf("list cluster operators: %w", err)))
 		return
 	}
-	r.Operators = len(list.Items)
-	if len(list.Items) == 0 {
+	r.Operators = len(ops.Items)
+	if len(ops.Items) == 0 {
 		r.Problems = append(r.Problems, Problem{Kind: KindOperator, Name: "clusteroperators", Reason: "None",
 			Message: "the cluster lists no ClusterOperators yet"})
 	}
-	for _, op := range list.Items {
+	for _, op := range ops.Items {
 		conds := operatorConditions(op)
 		if a := conds["Available"]; a.status != "True" {
 			r.Problems = append(r.Problems, Problem{Kind: KindOperator, Name: op.GetName(), Reason: "NotAvailable", Message: a.text()})
@@ -143,14 +162,14 @@ func operatorConditions(op unstructured.Unstructured) map[string]condition {
 }
 
 func checkPods(ctx context.Context, c Clients, e Expect, r *Report) {
-	list, err := c.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	pods, err := list[corev1.Pod](ctx, c, Pods)
 	if err != nil {
 		r.Problems = append(r.Problems, apiProblem("pods", fmt.Errorf("list pods: %w", err)))
 		return
 	}
-	r.Pods = len(list.Items)
-	for i := range list.Items {
-		p := &list.Items[i]
+	r.Pods = len(pods)
+	for i := range pods {
+		p := &pods[i]
 		cn2 := slices.Contains(e.CN2Namespaces, p.Namespace)
 		prob := podProblem(p, e)
 		status := string(p.Status.Phase)

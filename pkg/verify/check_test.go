@@ -14,6 +14,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func problemsOf(r Report) []string {
@@ -167,12 +168,17 @@ func TestPollWaitsUntilTheClusterIsRight(t *testing.T) {
 	fix := func(r Report) {
 		reports = append(reports, r)
 		if len(reports) == 1 { // the kubelet comes back between two checks
-			n, err := clients.Kube.CoreV1().Nodes().Get(context.Background(), "worker-0", metav1.GetOptions{})
+			nodes := clients.Dynamic.Resource(Nodes)
+			n, err := nodes.Get(context.Background(), "worker-0", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			n.Status = healthyCluster().node("worker-0").Status
-			if _, err := clients.Kube.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
+			status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&healthyCluster().node("worker-0").Status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.Object["status"] = status
+			if _, err := nodes.UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 // The objects below are shaped like those of an installed OpenShift 4.14 + CN2 cluster as
@@ -180,19 +179,25 @@ func healthyCluster() *cluster {
 
 func (c *cluster) clients() Clients {
 	var objs []runtime.Object
+	add := func(o runtime.Object) {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		if err != nil {
+			panic(err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
 	for _, n := range c.nodes {
-		objs = append(objs, n)
+		add(n)
 	}
 	for _, p := range c.pods {
-		objs = append(objs, p)
+		add(p)
 	}
-	var ops []runtime.Object
 	for _, o := range c.operators {
-		ops = append(ops, o)
+		objs = append(objs, o)
 	}
-	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{ClusterOperators: "ClusterOperatorList"}, ops...)
-	return Clients{Kube: fake.NewClientset(objs...), Dynamic: dyn}
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		ClusterOperators: "ClusterOperatorList", Nodes: "NodeList", Pods: "PodList"}, objs...)
+	return Clients{Dynamic: dyn}
 }
 
 func (c *cluster) node(name string) *corev1.Node {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -52,15 +51,11 @@ func RESTConfig(kubeconfig string, dnsServer netip.AddrPort) (*rest.Config, erro
 
 // NewClients builds the clients of one cluster's API from a REST config.
 func NewClients(cfg *rest.Config) (Clients, error) {
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return Clients{}, fmt.Errorf("verify: kubernetes client: %w", err)
-	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return Clients{}, fmt.Errorf("verify: dynamic client: %w", err)
 	}
-	return Clients{Kube: kube, Dynamic: dyn}, nil
+	return Clients{Dynamic: dyn}, nil
 }
 
 // Connect builds the clients from a kubeconfig file, reaching the API through the DNS server.

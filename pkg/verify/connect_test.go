@@ -95,11 +95,11 @@ users:
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := c.Kube.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	list, err := c.Dynamic.Resource(Nodes).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatalf("list nodes through %s: %v", dnsAddr, err)
 	}
-	if len(list.Items) != 1 || list.Items[0].Name != "master-0" {
+	if len(list.Items) != 1 || list.Items[0].GetName() != "master-0" {
 		t.Errorf("nodes %v", list.Items)
 	}
 	if asked.Load() == 0 {
