@@ -101,6 +101,9 @@ func printRehearsal(out io.Writer, r *rehearsal.Result) {
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "  %d network boots through DHCP, TFTP and HTTP; %d spec violations in the installer's answers\n", r.NetBoots, r.Violations)
+	if r.Verify != "" {
+		fmt.Fprintf(out, "  verify: %s\n", r.Verify)
+	}
 	for _, s := range r.Steps {
 		took := ""
 		if !s.Finished.IsZero() {

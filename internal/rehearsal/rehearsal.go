@@ -81,6 +81,9 @@ type Result struct {
 	Seed          uint64
 	Faults        []FaultReport
 	Nodes         []NodeReport
+	// Verify is the verify step's summary: the simulated cluster has no API server, so it says
+	// that the cluster's API was not checked.
+	Verify string
 	// Problems are why the rehearsal failed; none when it passed.
 	Problems []string
 }
@@ -202,7 +205,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: 250 * time.Millisecond, Gatherer: reg,
-		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI()})
+		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI(), NoClusterAPI: true})
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +261,9 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		Violations: len(sim.Violations()),
 		Seed:       o.Seed,
 		Nodes:      plan.nodeReports(),
+	}
+	if v := app.VerifyReport(); v != nil {
+		r.Verify = v.Summary()
 	}
 	r.Clusters, r.InfraEnvs, r.Hosts = sim.Counts()
 	r.Joined = joined(app, sim)

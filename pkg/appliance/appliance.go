@@ -27,6 +27,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+	"github.com/cn2-appliance/cn2-appliance/pkg/verify"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -55,6 +56,7 @@ type Appliance struct {
 
 	statusAddr atomic.Value // string
 	doctorLast atomic.Pointer[doctor.Report]
+	verifyLast atomic.Pointer[verify.Report]
 
 	live         *liveness.Registry
 	flowBeatOnce sync.Once
@@ -80,6 +82,9 @@ type Options struct {
 	SkipPreflight []string
 	// Loopback says the lab lives on loopback (the rehearsal): the preflight adjusts its checks.
 	Loopback bool
+	// NoClusterAPI says the installed cluster has no API server (the rehearsal's simulated
+	// one): the verify step checks the installer's view only, and its report says so.
+	NoClusterAPI bool
 	// NTPSync replaces the host clock's sync state the NTP server serves by (nil: the host's).
 	NTPSync ntp.SyncSource
 	// MaxSilence is how long a long-running loop may go without beating before the appliance

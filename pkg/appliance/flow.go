@@ -106,17 +106,18 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		return nil, nil, err
 	}
 	f, err := flow.New(flow.Deps{
-		Lab:          lab,
-		AI:           client,
-		Power:        power,
-		Boot:         bootService{pxe: a.pxe, lab: a.Lab},
-		Store:        a.store,
-		Log:          a.log.With("service", "flow"),
-		OutputDir:    filepath.Join(a.stateDir(), OutputDir),
-		PollInterval: a.opts.PollInterval,
-		Preflight:    a.preflight,
-		Heartbeat:    a.FlowBeat().Beat,
-		ClusterAPI:   a.clusterAPI,
+		Lab:           lab,
+		AI:            client,
+		Power:         power,
+		Boot:          bootService{pxe: a.pxe, lab: a.Lab},
+		Store:         a.store,
+		Log:           a.log.With("service", "flow"),
+		OutputDir:     filepath.Join(a.stateDir(), OutputDir),
+		PollInterval:  a.opts.PollInterval,
+		Preflight:     a.preflight,
+		Heartbeat:     a.FlowBeat().Beat,
+		VerifyCluster: a.verifyCluster(lab),
+		ClusterAPI:    a.clusterAPI,
 	})
 	return power, f, err
 }

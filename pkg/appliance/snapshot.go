@@ -90,6 +90,7 @@ func (a *Appliance) Snapshot() status.Snapshot {
 		}
 		s.Doctor = d
 	}
+	s.Verify = a.verifyView()
 	s.Reload = a.reloads.get()
 	for _, l := range a.live.Loops() {
 		s.Loops = append(s.Loops, status.Loop{Name: l.Name, Alive: l.Alive(), LastBeat: l.LastBeat, Idle: l.Idle, Wedged: l.Wedged})

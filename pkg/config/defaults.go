@@ -43,6 +43,7 @@ const (
 	DefaultClusterReadyTimeout    = Duration(10 * time.Minute)
 	DefaultInstallTimeout         = Duration(60 * time.Minute)
 	DefaultNodeBootTimeout        = Duration(10 * time.Minute)
+	DefaultVerifyTimeout          = Duration(30 * time.Minute)
 	DefaultRemedyAttempts         = 3
 )
 
@@ -71,6 +72,7 @@ func applyDefaults(l *Lab) {
 	setDefault(&ai.Timeouts.ClusterReady, DefaultClusterReadyTimeout)
 	setDefault(&ai.Timeouts.Install, DefaultInstallTimeout)
 	setDefault(&ai.Timeouts.NodeBoot, DefaultNodeBootTimeout)
+	setDefault(&ai.Timeouts.Verify, DefaultVerifyTimeout)
 	setDefault(&ai.RemedyAttempts, DefaultRemedyAttempts)
 
 	setDefault(&l.DNS.Port, DefaultDNSPort)

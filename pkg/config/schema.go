@@ -82,6 +82,9 @@ type Timeouts struct {
 	// power-on to registering with the installer, or through a reboot during the install.
 	// Longer, and the flow remedies the node.
 	NodeBoot Duration `yaml:"nodeBoot" json:"nodeBoot"`
+	// Verify is how long the installed cluster has, once the installer says installed, to have
+	// every lab node Ready, every ClusterOperator Available and every pod Running or Succeeded.
+	Verify Duration `yaml:"verify" json:"verify"`
 }
 
 // Network is one lab fabric the appliance is attached to.

@@ -266,6 +266,9 @@ func (v *validator) assistedInstaller() {
 	if ai.Timeouts.NodeBoot.D() < time.Minute {
 		v.ps.errorf("assistedInstaller.timeouts.nodeBoot", "%s is too short for a node to boot; want at least 1m", ai.Timeouts.NodeBoot.D())
 	}
+	if ai.Timeouts.Verify.D() < time.Minute {
+		v.ps.errorf("assistedInstaller.timeouts.verify", "%s is too short for the cluster's operators and pods to settle; want at least 1m", ai.Timeouts.Verify.D())
+	}
 	if ai.OfflineTokenFile != "" && ai.OfflineTokenEnv != "" {
 		v.ps.errorf("assistedInstaller.offlineToken", "give offlineTokenFile or offlineToken, not both")
 	}

@@ -77,6 +77,11 @@ type Deps struct {
 	// ClusterAPI opens the installed cluster's API, through which day-2 workers' node CSRs are
 	// approved and their readiness read. Nil: day-2 workers cannot join (join-day2 says so).
 	ClusterAPI func(ctx context.Context) (nodejoin.API, error)
+	// VerifyCluster, the verify step's last check once the installer says installed, checks the
+	// cluster through its API (pkg/verify, wired by the appliance, so the flow does not link
+	// client-go) until it is right or its timeout passes; it returns the result in one line,
+	// or an error that says what is still not right. Nil: the installer's view only.
+	VerifyCluster func(ctx context.Context) (summary string, err error)
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.

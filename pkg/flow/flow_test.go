@@ -126,6 +126,13 @@ func newFlowLog(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boo
 func newFlowWith(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot flow.BootService, log *slog.Logger,
 	wrap func(node string, p *labsim.Power) flow.Power) (*flow.Flow, *store.Store) {
 	t.Helper()
+	return newFlowDeps(t, lab, url, stateDir, outDir, boot, log, wrap, nil)
+}
+
+// newFlowDeps is newFlowWith with the flow's Deps changed by edit (when not nil).
+func newFlowDeps(t *testing.T, lab *config.Lab, url, stateDir, outDir string, boot flow.BootService, log *slog.Logger,
+	wrap func(node string, p *labsim.Power) flow.Power, edit func(*flow.Deps)) (*flow.Flow, *store.Store) {
+	t.Helper()
 	st, err := store.Open(stateDir)
 	if err != nil {
 		t.Fatal(err)
@@ -158,8 +165,12 @@ func newFlowWith(t *testing.T, lab *config.Lab, url, stateDir, outDir string, bo
 			power[n.Name] = wrap(n.Name, p)
 		}
 	}
-	f, err := flow.New(flow.Deps{Lab: lab, AI: client, Power: power, Boot: boot, Store: st,
-		Log: log, OutputDir: outDir, PollInterval: 10 * time.Millisecond, RetryDelay: 5 * time.Millisecond})
+	d := flow.Deps{Lab: lab, AI: client, Power: power, Boot: boot, Store: st,
+		Log: log, OutputDir: outDir, PollInterval: 10 * time.Millisecond, RetryDelay: 5 * time.Millisecond}
+	if edit != nil {
+		edit(&d)
+	}
+	f, err := flow.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -782,5 +782,18 @@ func (f *Flow) verify(ctx context.Context) error {
 		}
 	}
 	f.event(slog.LevelInfo, "", fmt.Sprintf("cluster %s installed", f.d.Lab.Zone()))
+	if f.d.VerifyCluster == nil {
+		return nil
+	}
+	summary, err := f.d.VerifyCluster(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		// It polled until its timeout: the cluster needs a person (a reload starts it again).
+		f.event(slog.LevelError, "", err.Error())
+		return Permanent(err)
+	}
+	f.event(slog.LevelInfo, "", summary)
 	return nil
 }

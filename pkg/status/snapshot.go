@@ -26,6 +26,8 @@ type Snapshot struct {
 	Events       []Event       `json:"events"`
 	// Doctor is the last preflight's report; nil before the first.
 	Doctor *Doctor `json:"doctor,omitempty"`
+	// Verify is the last check of the installed cluster through its API; nil before the first.
+	Verify *Verify `json:"verify,omitempty"`
 	// Reload is the outcome of the last reload of the lab file (the start counts as one).
 	Reload Reload `json:"reload"`
 	// Loops are the appliance's long-running loops and whether each is alive.
@@ -187,4 +189,37 @@ type Event struct {
 	Source  string    `json:"source"`
 	Node    string    `json:"node,omitempty"`
 	Message string    `json:"message"`
+}
+
+// Verify is the last check of the installed cluster through its API (cn2-appliance verify).
+type Verify struct {
+	Time    time.Time `json:"time"`
+	Passed  bool      `json:"passed"`
+	Skipped string    `json:"skipped,omitempty"` // why the cluster's API was not checked
+	Summary string    `json:"summary"`
+	// Problems are what is not right yet: nodes, labels, operators, pods, one each.
+	Problems []VerifyProblem `json:"problems,omitempty"`
+	// CN2Pods are the pods in the namespaces the CN2 manifests create.
+	CN2Pods []VerifyPod `json:"cn2Pods,omitempty"`
+}
+
+// VerifyProblem is one thing the verification found not right.
+type VerifyProblem struct {
+	Kind     string `json:"kind"`   // api | node | label | operator | pod
+	Object   string `json:"object"` // worker-0, contrail/contrail-control-0
+	CN2      bool   `json:"cn2,omitempty"`
+	Reason   string `json:"reason"`
+	Message  string `json:"message,omitempty"`
+	Image    string `json:"image,omitempty"`
+	Registry string `json:"registry,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+}
+
+// VerifyPod is one CN2 pod as the verification saw it.
+type VerifyPod struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Node      string `json:"node,omitempty"`
+	Status    string `json:"status"`
+	OK        bool   `json:"ok"`
 }
