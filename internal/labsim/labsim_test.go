@@ -28,7 +28,7 @@ func TestParseFaults(t *testing.T) {
 		{in: " token-expiry , bmc-slow,bmc-slow", want: Faults{BMCSlow, TokenExpiry}},
 		{in: "all", want: AllFaults},
 		{in: "all,bmc-slow", want: AllFaults},
-		{in: "firmware-hang,disk-on-fire", err: `unknown fault "disk-on-fire": want a comma-separated list of firmware-hang, power-off-after-write, discovery-after-write, bmc-lost-reply, bmc-slow, installer-5xx, token-expiry, or all`},
+		{in: "firmware-hang,disk-on-fire", err: `unknown fault "disk-on-fire": want a comma-separated list of firmware-hang, power-off-after-write, discovery-after-write, bmc-lost-reply, bmc-slow, installer-5xx, token-expiry, stranger, or all`},
 	} {
 		got, err := ParseFaults(tc.in)
 		if tc.err != "" {
