@@ -54,7 +54,8 @@ func day2Lab(t *testing.T, extra int) (lab *config.Lab, workers []config.Node, s
 	}
 	t.Cleanup(func() { st.Close() })
 	a, err = New(lab, st, prometheus.NewRegistry(), slog.New(slog.DiscardHandler),
-		Options{Power: power, PollInterval: 10 * time.Millisecond, SkipPreflight: doctor.Names(), ClusterAPI: sim.ClusterAPI()})
+		Options{Power: power, PollInterval: 10 * time.Millisecond, SkipPreflight: doctor.Names(), ClusterAPI: sim.ClusterAPI(),
+			NoClusterAPI: true}) // the simulated cluster has no API server for verify
 	if err != nil {
 		t.Fatal(err)
 	}

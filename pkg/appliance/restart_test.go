@@ -55,7 +55,8 @@ func simLabWith(t *testing.T, lab *config.Lab, skip []string, tokens ...string) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a, err = New(lab, st, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), Options{Power: power, PollInterval: 10 * time.Millisecond, SkipPreflight: skip})
+	a, err = New(lab, st, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), Options{Power: power, PollInterval: 10 * time.Millisecond, SkipPreflight: skip,
+		NoClusterAPI: true}) // the simulated cluster has no API server for verify
 	if err != nil {
 		t.Fatal(err)
 	}
