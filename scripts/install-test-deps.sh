@@ -15,13 +15,11 @@ packages=(
   # boot (the cloud flavour: smallest Debian kernel with virtio and serial built in)
   ipxe ipxe-qemu qemu-system-x86 ovmf xorriso linux-image-cloud-amd64
   # NTP peers (pkg/ntp): chronyd -Q (query only, never sets the clock) and sntp, as clients of
-  # the appliance's NTP server in a test namespace. chrony replaces systemd-timesyncd (they
-  # conflict); neither runs here as a service.
+  # the appliance's NTP server in a test namespace; the doctor's tests run chronyd as the lab's
+  # NTP server. chrony replaces systemd-timesyncd (they conflict); neither runs as a service.
   chrony sntp
   # netns topology helpers
   iproute2 bridge-utils
-  # doctor peers (cmd/cn2-appliance doctor_test.go): chronyd as the lab's NTP server
-  chrony
   # BMC peers (pkg/bmc): IPMI simulator and client, libvirtd with the test driver, Redfish clients
   openipmi ipmitool libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu libvirt-daemon-system
   redfishtool python3-sushy
