@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/cn2-appliance/cn2-appliance/internal/netnstest"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp/dhcptest"
 	"github.com/cn2-appliance/cn2-appliance/pkg/ntp"
@@ -32,7 +30,7 @@ func runInNetns(t *testing.T, name string, run func(context.Context) error, read
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- inNetns(name, func() error { return run(ctx) }) }()
+	go func() { done <- netnstest.InNetns(name, func() error { return run(ctx) }) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -45,34 +43,6 @@ func runInNetns(t *testing.T, name string, run func(context.Context) error, read
 		done <- err
 		t.Fatalf("run: %v", err)
 	}
-}
-
-// inNetns calls f on this goroutine's OS thread moved into network namespace name, then moves
-// the thread back: it may be the process's main thread, whose namespace is the process's
-// (`ip netns pids`, and so the topology's Down, would take the test for one of its own).
-// If it cannot move back, the thread stays locked and ends with the goroutine.
-func inNetns(name string, f func() error) error {
-	runtime.LockOSThread()
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("open this thread's namespace: %w", err)
-	}
-	defer unix.Close(orig)
-	target, err := unix.Open(filepath.Join("/run/netns", name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err == nil {
-		err = unix.Setns(target, unix.CLONE_NEWNET)
-		_ = unix.Close(target)
-	}
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("enter namespace %s: %w", name, err)
-	}
-	ferr := f()
-	if err := unix.Setns(orig, unix.CLONE_NEWNET); err == nil {
-		runtime.UnlockOSThread()
-	}
-	return ferr
 }
 
 // TestDataNetworkNTP runs the example lab's DHCP and NTP servers, as the appliance builds

@@ -7,14 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/cn2-appliance/cn2-appliance/internal/netnstest"
 )
 
 // The namespace tests put the server in one network namespace and real NTP clients, chronyd
@@ -86,35 +85,9 @@ func (ns *namespaces) down(t *testing.T) {
 	}
 }
 
-// inNetns returns a runner that calls f on its goroutine's OS thread moved into network
-// namespace name, then moves the thread back: it may be the process's main thread, whose
-// namespace is the process's (`ip netns pids`, and so down, would take the test for one of
-// the namespace's own). If it cannot move back, the thread stays locked and ends with the
-// goroutine.
+// inNetns runs a function in namespace name (netnstest.InNetns), for runServer.
 func inNetns(name string) func(func() error) error {
-	return func(f func() error) error {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			return fmt.Errorf("open this thread's namespace: %w", err)
-		}
-		defer unix.Close(orig)
-		target, err := unix.Open(filepath.Join("/run/netns", name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == nil {
-			err = unix.Setns(target, unix.CLONE_NEWNET)
-			_ = unix.Close(target)
-		}
-		if err != nil {
-			runtime.UnlockOSThread()
-			return fmt.Errorf("enter namespace %s: %w", name, err)
-		}
-		ferr := f()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err == nil {
-			runtime.UnlockOSThread()
-		}
-		return ferr
-	}
+	return func(f func() error) error { return netnstest.InNetns(name, f) }
 }
 
 // A client's verdict on the server: whether it accepted it, at which stratum (0 where the

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/cn2-appliance/cn2-appliance/internal/netnstest"
 )
 
 // servedLab is `cn2-appliance serve --no-install` on the example lab in the server namespace
@@ -142,33 +141,7 @@ func (sl *servedLab) rssKiB(t *testing.T) int {
 // and is discarded with the goroutine.
 func inNetns(ns *netns, fn func()) error {
 	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer home.Close()
-		f, err := os.Open("/var/run/netns/" + ns.name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		f.Close()
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns.name, err)
-			return
-		}
-		fn()
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("back from %s: %w", ns.name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- nil
-	}()
+	go func() { errc <- netnstest.InNetns(ns.name, func() error { fn(); return nil }) }()
 	return <-errc
 }
 
