@@ -40,14 +40,7 @@ func day2Lab(t *testing.T, extra int) (lab *config.Lab, workers []config.Node, s
 	if workers, err = labsim.NewWorkers(lab, extra); err != nil {
 		t.Fatal(err)
 	}
-	power := map[string]flow.Power{}
-	for _, n := range append(slices.Clone(lab.Nodes), workers...) {
-		p := &labsim.Power{Control: srv.URL, Hostname: n.Name}
-		for _, nic := range n.NICs {
-			p.MACs = append(p.MACs, string(nic.MAC))
-		}
-		power[n.Name] = p
-	}
+	power := simulatedBMCs(srv.URL, append(slices.Clone(lab.Nodes), workers...))
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

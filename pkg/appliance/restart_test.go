@@ -42,14 +42,7 @@ func simLabWith(t *testing.T, lab *config.Lab, skip []string, tokens ...string) 
 	t.Cleanup(srv.Close)
 	t.Cleanup(sim.Close)
 	lab.AssistedInstaller.URL, lab.AssistedInstaller.TokenURL = srv.URL, srv.URL+aisim.TokenPath
-	power := map[string]flow.Power{}
-	for _, n := range lab.Nodes {
-		p := &labsim.Power{Control: srv.URL, Hostname: n.Name}
-		for _, nic := range n.NICs {
-			p.MACs = append(p.MACs, string(nic.MAC))
-		}
-		power[n.Name] = p
-	}
+	power := simulatedBMCs(srv.URL, lab.Nodes)
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +60,19 @@ func simLabWith(t *testing.T, lab *config.Lab, skip []string, tokens ...string) 
 		t.Cleanup(func() { cancel(); <-done })
 	}
 	return lab, sim, a, start
+}
+
+// simulatedBMCs are labsim BMCs for nodes, driving the simulator at control.
+func simulatedBMCs(control string, nodes []config.Node) map[string]flow.Power {
+	power := map[string]flow.Power{}
+	for _, n := range nodes {
+		p := &labsim.Power{Control: control, Hostname: n.Name}
+		for _, nic := range n.NICs {
+			p.MACs = append(p.MACs, string(nic.MAC))
+		}
+		power[n.Name] = p
+	}
+	return power
 }
 
 // waitFor polls cond a bounded number of times (a bound, not a timing assertion).
