@@ -161,13 +161,22 @@ func (a *Appliance) openPower(lab, prevLab *config.Lab, prev map[string]flow.Pow
 			out[n.Name] = p
 			continue
 		}
-		c, err := bmc.New(BMCConfig(n), bmc.WithLogger(a.log.With("service", "bmc")), bmc.WithMetrics(a.metrics.bmc))
+		c, err := a.openBMC(n)
 		if err != nil {
-			return nil, fmt.Errorf("appliance: node %s: %w", n.Name, err)
+			return nil, err
 		}
 		out[n.Name] = c
 	}
 	return out, nil
+}
+
+// openBMC opens a node's BMC client.
+func (a *Appliance) openBMC(n config.Node) (*bmc.Client, error) {
+	c, err := bmc.New(BMCConfig(n), bmc.WithLogger(a.log.With("service", "bmc")), bmc.WithMetrics(a.metrics.bmc))
+	if err != nil {
+		return nil, fmt.Errorf("appliance: node %s: %w", n.Name, err)
+	}
+	return c, nil
 }
 
 // powerDriversOffline opens every node's BMC client, for commands that run without the service.
@@ -343,9 +352,9 @@ func (a *Appliance) changedPower(old, next *config.Lab) (map[string]flow.Power, 
 		if !bmcChanged(old, next, n.Name) {
 			continue
 		}
-		c, err := bmc.New(BMCConfig(n), bmc.WithLogger(a.log.With("service", "bmc")), bmc.WithMetrics(a.metrics.bmc))
+		c, err := a.openBMC(n)
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+			return nil, err
 		}
 		out[n.Name] = c
 	}

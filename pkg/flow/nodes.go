@@ -329,7 +329,8 @@ const (
 	powerCycle                   // restart now (or power on if off)
 )
 
-func (f *Flow) powerStep(ctx context.Context, n config.Node, p Power, step powerStep) error {
+// endBoot ends a boot set-up with its power step.
+func endBoot(ctx context.Context, p Power, step powerStep) error {
 	switch step {
 	case powerOnOnly:
 		return p.PowerOn(ctx)

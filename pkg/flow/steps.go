@@ -454,7 +454,7 @@ func (f *Flow) bootDiscovery(ctx context.Context, n config.Node, then powerStep)
 	if err := p.SetBootDevice(ctx, boot); err != nil {
 		return err
 	}
-	return f.powerStep(ctx, n, p, then)
+	return endBoot(ctx, p, then)
 }
 
 func installerRole(role string) string {
@@ -711,7 +711,7 @@ func (f *Flow) bootFromDisk(ctx context.Context, n config.Node, then powerStep) 
 	if err := p.SetBootDevice(ctx, bmc.BootOptions{Device: bmc.BootDisk, Persistent: true}); err != nil && !errors.Is(err, bmc.ErrNotSupported) {
 		return err
 	}
-	return f.powerStep(ctx, n, p, then)
+	return endBoot(ctx, p, then)
 }
 
 func (f *Flow) fetchCredentials(ctx context.Context) error {
