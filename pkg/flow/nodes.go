@@ -121,6 +121,24 @@ func (ix hostIndex) of(n config.Node) *ai.Host {
 	return nil
 }
 
+// nodeNames maps each lab node's host (nodes that registered) to the node's name.
+func (f *Flow) nodeNames(ix hostIndex) map[*ai.Host]string {
+	out := map[*ai.Host]string{}
+	for _, n := range f.d.Lab.Nodes {
+		if h := ix.of(n); h != nil {
+			out[h] = n.Name
+		}
+	}
+	return out
+}
+
+// node is one node's record.
+func (f *Flow) node(name string) NodeRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nodes[name]
+}
+
 func progressKey(h *ai.Host) string {
 	if h == nil {
 		return ""
@@ -302,7 +320,7 @@ func (f *Flow) apply(ctx context.Context, n config.Node, a Action) error {
 	case ActBoot, ActReboot:
 		return f.bootDiscovery(ctx, n, powerCycle)
 	case ActResume: // whether the cycle went out is unknown: the boot device again, and on
-		if f.Nodes()[n.Name].DiskBoot {
+		if f.node(n.Name).DiskBoot {
 			return f.bootFromDisk(ctx, n, powerOnOnly)
 		}
 		return f.bootDiscovery(ctx, n, powerOnOnly)

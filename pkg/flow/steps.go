@@ -492,15 +492,10 @@ func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) error {
 
 // noteUnknownHosts records the installer's hosts, and those that match no lab node.
 func (f *Flow) noteUnknownHosts(hosts []ai.Host, ix hostIndex) {
-	lab := map[*ai.Host]bool{}
-	for _, n := range f.d.Lab.Nodes {
-		if h := ix.of(n); h != nil {
-			lab[h] = true
-		}
-	}
+	lab := f.nodeNames(ix)
 	var unknown []ai.Host
 	for i := range hosts {
-		if !lab[&hosts[i]] {
+		if lab[&hosts[i]] == "" {
 			unknown = append(unknown, hosts[i])
 		}
 	}
@@ -589,12 +584,7 @@ func (f *Flow) clusterObserved(ctx context.Context) (*ai.Cluster, hostIndex, err
 		return nil, nil, err
 	}
 	ix := indexHosts(hosts)
-	nodeOf := map[*ai.Host]string{}
-	for _, n := range f.d.Lab.Nodes {
-		if h := ix.of(n); h != nil {
-			nodeOf[h] = n.Name
-		}
-	}
+	nodeOf := f.nodeNames(ix)
 	var failing []Failing
 	if v, err := ai.ParseValidations(c.ValidationsInfo); err == nil {
 		for _, x := range v.Failing() {

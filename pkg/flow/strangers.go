@@ -62,15 +62,10 @@ func (f *Flow) strangersInCluster(hosts []ai.Host, ix hostIndex) []ai.Host {
 	for _, id := range st.Hosts {
 		bound[id] = true
 	}
-	lab := map[*ai.Host]bool{}
-	for _, n := range f.d.Lab.Nodes {
-		if h := ix.of(n); h != nil {
-			lab[h] = true
-		}
-	}
+	lab := f.nodeNames(ix)
 	var out []ai.Host
 	for i := range hosts {
-		if !lab[&hosts[i]] && !bound[hosts[i].ID] && f.inOurCluster(hosts[i]) {
+		if lab[&hosts[i]] == "" && !bound[hosts[i].ID] && f.inOurCluster(hosts[i]) {
 			out = append(out, hosts[i])
 		}
 	}
