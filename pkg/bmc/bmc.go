@@ -46,6 +46,9 @@ const (
 	BootPXE  BootDevice = "pxe"
 	BootCD   BootDevice = "cd"
 	BootDisk BootDevice = "disk"
+	// BootHTTP is UEFI HTTP boot from BootOptions.HTTPBootURI, with no PXE options from DHCP.
+	// Drivers whose BMC does not advertise it return ErrNotSupported.
+	BootHTTP BootDevice = "http"
 )
 
 // BootMode is the firmware mode of the next boot.
@@ -64,13 +67,20 @@ type BootOptions struct {
 	Device     BootDevice
 	Persistent bool
 	Mode       BootMode
+	// HTTPBootURI is the http(s) URL the firmware fetches with Device BootHTTP (an EFI
+	// binary such as ipxe.efi, or an ISO); unused for other devices.
+	HTTPBootURI string
 }
 
 func (o BootOptions) validate() error {
 	switch o.Device {
 	case BootPXE, BootCD, BootDisk:
+	case BootHTTP:
+		if o.HTTPBootURI == "" {
+			return fmt.Errorf("%w: boot device http needs a boot URI", ErrInvalid)
+		}
 	default:
-		return fmt.Errorf("%w: boot device %q: want pxe, cd or disk", ErrInvalid, o.Device)
+		return fmt.Errorf("%w: boot device %q: want pxe, cd, disk or http", ErrInvalid, o.Device)
 	}
 	switch o.Mode {
 	case BootModeUnchanged, BootModeUEFI, BootModeLegacy:

@@ -190,6 +190,9 @@ var ipmiDevices = map[BootDevice]types.BootDeviceSelector{
 // SetBootDevice sets the boot flags parameter (5): valid, persistent or next boot only, EFI or
 // legacy (legacy when the mode is left unchanged, as IPMI has no "keep" value), and the device.
 func (d *ipmiDriver) SetBootDevice(ctx context.Context, o BootOptions) error {
+	if _, ok := ipmiDevices[o.Device]; !ok {
+		return fmt.Errorf("%w: ipmi has no boot device %s", ErrNotSupported, o.Device)
+	}
 	c, err := d.conn()
 	if err != nil {
 		return err

@@ -33,6 +33,9 @@ func setBootOrder(x string, dev BootDevice) (string, error) {
 	if loc == nil {
 		return "", fmt.Errorf("%w: the domain definition has no <os> element", ErrNotSupported)
 	}
+	if _, ok := libvirtDevs[dev]; !ok {
+		return "", fmt.Errorf("%w: libvirt has no boot device %s", ErrNotSupported, dev)
+	}
 	block := osBootRe.ReplaceAllString(x[loc[0]:loc[1]], "")
 	var boots strings.Builder
 	for _, b := range libvirtDevs[dev] {

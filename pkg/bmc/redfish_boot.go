@@ -40,7 +40,10 @@ func (d *redfishDriver) SetBootDevice(ctx context.Context, o BootOptions) error 
 }
 
 func bootPatch(cur schemas.Boot, o BootOptions) (map[string]any, error) {
-	target := redfishTargets[o.Device]
+	target, ok := redfishTargets[o.Device]
+	if !ok {
+		return nil, fmt.Errorf("%w: redfish boot device %s", ErrNotSupported, o.Device)
+	}
 	if allowed := cur.AllowableBootSourceOverrideTargetValues; len(allowed) > 0 && !slices.Contains(allowed, target) {
 		return nil, fmt.Errorf("%w: boot target %s, the system allows %v", ErrNotSupported, target, allowed)
 	}
