@@ -104,7 +104,8 @@ const (
 	CapProbe        Capability = "probe"
 )
 
-// Info is what a probe learns about the BMC.
+// Info is what a probe learns about the BMC. The fields after Capabilities are what the
+// Redfish driver reads from the BMC's advertisements; other drivers leave them empty.
 type Info struct {
 	Driver       string
 	Vendor       string
@@ -112,6 +113,24 @@ type Info struct {
 	Firmware     string
 	System       string // the system, domain or BMC the node maps to
 	Capabilities []Capability
+
+	Auth        string   // how the driver logs in: session or basic
+	ResetTypes  []string // the power actions the BMC allows (ResetType AllowableValues)
+	BootTargets []string // the boot override targets the system allows
+	BootEnabled []string // the override durations it allows (Once, Continuous, ...); none: not advertised
+	BootModes   []string // the firmware modes it can set; none when it has no BootSourceOverrideMode
+	OneTimeBoot bool     // a one-time boot override is sent as Once (else Continuous is used)
+	HTTPBoot    bool     // UEFI HTTP boot with a boot URI (UefiHttp and HttpBootUri advertised)
+	Media       MediaInfo
+	Fallbacks   []string // the fallbacks in effect, as they were logged
+}
+
+// MediaInfo says where the virtual CD is and how it is driven.
+type MediaInfo struct {
+	Location   string   // System or Manager; empty: no CD-capable virtual media
+	Resource   string   // its @odata.id
+	Method     string   // action (InsertMedia/EjectMedia) or PATCH
+	Parameters []string // what an insert sends
 }
 
 // Driver is the part every driver has: a name, and a connection it opens before the first

@@ -70,6 +70,9 @@ func NewWithDriver(cfg Config, d Driver, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	if l, ok := d.(interface{ setLogger(*slog.Logger) }); ok { // drivers that log their fallbacks
+		l.setLogger(c.log.With("node", c.cfg.Node, "driver", c.cfg.Driver))
+	}
 	return c
 }
 

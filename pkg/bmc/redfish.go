@@ -16,9 +16,13 @@ import (
 // its Reset action with reset types chosen from the allowable values, its Boot override and
 // a CD-capable VirtualMedia found under the System or under its Manager.
 type redfishDriver struct {
-	cfg    Config
-	client *gofish.APIClient // nil until Open
-	sysURI string
+	cfg      Config
+	endpoint string            // the service's scheme://host
+	client   *gofish.APIClient // nil until Open
+	sysURI   string
+	auth     string // session or basic, once open
+	vendor   string // the service root's Vendor, else the system's Manufacturer
+	fallbacks
 }
 
 var (
@@ -31,16 +35,25 @@ var (
 	_ Prober           = (*redfishDriver)(nil)
 )
 
+// newRedfish takes the BMC's URL, or a system's URL that names the system (then SystemID, if
+// given, must name the same one).
 func newRedfish(c Config) (*redfishDriver, error) {
-	if !strings.HasPrefix(c.Address, "https://") && !strings.HasPrefix(c.Address, "http://") {
-		return nil, fmt.Errorf("%w: redfish address %q: want an http(s) URL such as https://10.0.0.11", ErrInvalid, c.Address)
+	endpoint, id, err := splitRedfishAddress(c.Address)
+	if err != nil {
+		return nil, err
+	}
+	if id != "" {
+		if c.SystemID != "" && c.SystemID != id && c.SystemID != "/redfish/v1/Systems/"+id {
+			return nil, fmt.Errorf("%w: redfish address %q names system %q, systemID says %q", ErrInvalid, c.Address, id, c.SystemID)
+		}
+		c.SystemID = id
 	}
 	switch c.Auth {
 	case "", "session", "basic":
 	default:
 		return nil, fmt.Errorf("%w: redfish auth %q: want session or basic", ErrInvalid, c.Auth)
 	}
-	return &redfishDriver{cfg: c}, nil
+	return &redfishDriver{cfg: c, endpoint: endpoint}, nil
 }
 
 func (d *redfishDriver) Name() string { return DriverRedfish }
@@ -48,7 +61,7 @@ func (d *redfishDriver) Name() string { return DriverRedfish }
 // Open logs in (a session, or basic auth when asked or when the BMC has no sessions) and finds
 // the system.
 func (d *redfishDriver) Open(ctx context.Context) error {
-	endpoint := strings.TrimSuffix(strings.TrimSuffix(d.cfg.Address, "/"), "/redfish/v1")
+	endpoint := d.endpoint
 	cc := gofish.ClientConfig{
 		Endpoint:   endpoint,
 		Username:   d.cfg.Username,
@@ -62,11 +75,18 @@ func (d *redfishDriver) Open(ctx context.Context) error {
 		cc.BasicAuth = true
 		cc.HTTPClient = d.httpClient()
 		client, err = gofish.ConnectContext(ctx, cc)
+		if err == nil {
+			d.take(fallbackBasicAuth, "the BMC has no session service: basic auth on every request")
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("log in to %s as %q: %w", endpoint, d.cfg.Username, redfishErr(err))
 	}
 	d.client = client
+	d.auth = "session"
+	if cc.BasicAuth {
+		d.auth = "basic"
+	}
 	sys, err := d.findSystem(ctx)
 	if err != nil {
 		d.client.Logout()
@@ -74,6 +94,10 @@ func (d *redfishDriver) Open(ctx context.Context) error {
 		return err
 	}
 	d.sysURI = sys.ODataID
+	d.vendor = client.Service.Vendor
+	if d.vendor == "" {
+		d.vendor = sys.Manufacturer
+	}
 	return nil
 }
 
@@ -146,15 +170,24 @@ func (d *redfishDriver) findSystem(ctx context.Context) (*schemas.ComputerSystem
 		return nil, fmt.Errorf("list systems: %w", redfishErr(err))
 	}
 	var ids []string
+	var byName []*schemas.ComputerSystem
+	want := strings.TrimSuffix(d.cfg.SystemID, "/")
 	for _, s := range systems {
-		if d.cfg.SystemID != "" && (s.ID == d.cfg.SystemID || s.ODataID == d.cfg.SystemID) {
+		if want != "" && (s.ID == want || strings.TrimSuffix(s.ODataID, "/") == want) {
 			return s, nil
+		}
+		if want != "" && s.Name == want {
+			byName = append(byName, s)
 		}
 		ids = append(ids, s.ID)
 	}
 	switch {
+	case len(byName) == 1:
+		return byName[0], nil
+	case len(byName) > 1:
+		return nil, fmt.Errorf("%w: system %q: %d systems have that name; give the Id, one of %v", ErrInvalid, want, len(byName), ids)
 	case d.cfg.SystemID != "":
-		return nil, fmt.Errorf("%w: system %q: the BMC has %v", ErrNotFound, d.cfg.SystemID, ids)
+		return nil, fmt.Errorf("%w: system %q: the BMC has %v (matched against Id, Name and @odata.id)", ErrNotFound, d.cfg.SystemID, ids)
 	case len(systems) == 1:
 		return systems[0], nil
 	case len(systems) == 0:

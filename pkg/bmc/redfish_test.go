@@ -63,7 +63,15 @@ func TestRedfishVariants(t *testing.T) {
 				t.Fatalf("resets %v, want %v", got, want)
 			}
 
-			if err := c.SetBootDevice(ctx, bmc.BootOptions{Device: bmc.BootDisk, Persistent: true, Mode: bmc.BootModeLegacy}); err != nil {
+			legacyDisk := bmc.BootOptions{Device: bmc.BootDisk, Persistent: true, Mode: bmc.BootModeLegacy}
+			if tc.opts.Strict {
+				// No BootSourceOverrideMode: a mode cannot be set, and nothing is sent.
+				if err := c.SetBootDevice(ctx, legacyDisk); !errors.Is(err, bmc.ErrNotSupported) {
+					t.Fatalf("legacy on a system without BootSourceOverrideMode: %v, want ErrNotSupported", err)
+				}
+				legacyDisk.Mode = bmc.BootModeUnchanged
+			}
+			if err := c.SetBootDevice(ctx, legacyDisk); err != nil {
 				t.Fatal(err)
 			}
 			target, enabled, mode := fake.Boot()
@@ -74,7 +82,11 @@ func TestRedfishVariants(t *testing.T) {
 			if target != "Hdd" || enabled != "Continuous" || mode != wantMode {
 				t.Fatalf("boot = %s %s %s", target, enabled, mode)
 			}
-			if err := c.SetBootDevice(ctx, bmc.BootOptions{Device: bmc.BootPXE, Mode: bmc.BootModeUEFI}); err != nil {
+			uefiPXE := bmc.BootOptions{Device: bmc.BootPXE, Mode: bmc.BootModeUEFI}
+			if tc.opts.Strict {
+				uefiPXE.Mode = bmc.BootModeUnchanged
+			}
+			if err := c.SetBootDevice(ctx, uefiPXE); err != nil {
 				t.Fatal(err)
 			}
 			if target, enabled, _ = fake.Boot(); target != "Pxe" || enabled != "Once" {

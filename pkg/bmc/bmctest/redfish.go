@@ -47,6 +47,24 @@ type RedfishOptions struct {
 	// On, ForceOff, GracefulShutdown, GracefulRestart, ForceRestart, Nmi, ForceOn,
 	// PushPowerButton), like a BMC that only offers these.
 	ResetTypes []string
+
+	// Profile names a vendor profile (profiles/NAME.json, see RedfishProfiles): renames,
+	// JSON merge patches and added documents on top of the mockup, and the options below.
+	// Options the profile sets override the caller's.
+	Profile string
+	// NoMediaActions leaves the media under the Manager without actions (PATCH only).
+	NoMediaActions bool
+	// RequireIfMatch answers 428 to a PATCH without If-Match (Strict does too).
+	RequireIfMatch bool
+	// RefuseMediaParams: an insert (action or PATCH) that sends one of these answers 400
+	// naming them all.
+	RefuseMediaParams []string
+	// RequireMediaParams: an insert without one of these answers 400 naming it.
+	RequireMediaParams []string
+	// EjectBodyObject answers 400 to an EjectMedia action whose body is not a JSON object.
+	EjectBodyObject bool
+	// KeepImageOnEject: a media PATCH of Inserted false without Image null leaves the Image.
+	KeepImageOnEject bool
 }
 
 // Request is one request the fake received.
@@ -60,6 +78,9 @@ type Request struct {
 type Redfish struct {
 	*httptest.Server
 	opts RedfishOptions
+	sys  string // the system's path (RedfishSystem unless the profile renames it)
+	mgr  string // its manager's
+	cd   string // the CD's
 
 	mu       sync.Mutex
 	docs     map[string]map[string]any
@@ -84,11 +105,17 @@ func NewRedfish(t testing.TB, opts RedfishOptions) *Redfish {
 	if opts.Username == "" {
 		opts.Username, opts.Password = "admin", "password"
 	}
-	r := &Redfish{opts: opts, docs: map[string]map[string]any{}, versions: map[string]int{}, sessions: map[string]string{}}
+	prof, err := loadProfile(opts.Profile, &opts)
+	if err != nil {
+		t.Fatalf("redfish fake: %v", err)
+	}
+	r := &Redfish{opts: opts, sys: RedfishSystem, mgr: RedfishManager, docs: map[string]map[string]any{}, versions: map[string]int{}, sessions: map[string]string{}}
 	if err := r.load(MockupDir()); err != nil {
 		t.Fatalf("redfish fake: load mockup: %v", err)
 	}
+	r.rename(prof)
 	r.reshape()
+	r.applyProfile(prof)
 	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
 	r.Config.ErrorLog = log.New(io.Discard, "", 0) // refused TLS handshakes are part of the tests
 	r.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -132,9 +159,9 @@ func (r *Redfish) load(dir string) error {
 
 // reshape turns the static mockup into the variant asked for.
 func (r *Redfish) reshape() {
-	sys := r.docs[RedfishSystem]
+	sys := r.docs[r.sys]
 	if r.opts.MediaUnderManager {
-		from, to := RedfishSystem+"/VirtualMedia", RedfishManager+"/VirtualMedia"
+		from, to := r.sys+"/VirtualMedia", r.mgr+"/VirtualMedia"
 		for p, doc := range r.docs {
 			if !strings.HasPrefix(p, from) {
 				continue
@@ -144,7 +171,7 @@ func (r *Redfish) reshape() {
 			_ = json.Unmarshal([]byte(strings.ReplaceAll(string(b), from, to)), &moved)
 			delete(r.docs, p)
 			np := to + strings.TrimPrefix(p, from)
-			if _, isMember := moved["MediaTypes"]; isMember {
+			if _, isMember := moved["MediaTypes"]; isMember && !r.opts.NoMediaActions {
 				moved["Actions"] = map[string]any{
 					"#VirtualMedia.InsertMedia": map[string]any{"target": np + "/Actions/VirtualMedia.InsertMedia"},
 					"#VirtualMedia.EjectMedia":  map[string]any{"target": np + "/Actions/VirtualMedia.EjectMedia"},
@@ -153,7 +180,7 @@ func (r *Redfish) reshape() {
 			r.docs[np] = moved
 		}
 		delete(sys, "VirtualMedia")
-		r.docs[RedfishManager]["VirtualMedia"] = map[string]any{"@odata.id": to}
+		r.docs[r.mgr]["VirtualMedia"] = map[string]any{"@odata.id": to}
 	}
 	if r.opts.Strict {
 		delete(sys["Boot"].(map[string]any), "BootSourceOverrideMode")
@@ -171,22 +198,22 @@ func (r *Redfish) reshape() {
 func (r *Redfish) PowerState() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.docs[RedfishSystem]["PowerState"].(string)
+	return r.docs[r.sys]["PowerState"].(string)
 }
 
 // SetPowerState sets the system's PowerState (On or Off).
 func (r *Redfish) SetPowerState(s string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.docs[RedfishSystem]["PowerState"] = s
-	r.versions[RedfishSystem]++
+	r.docs[r.sys]["PowerState"] = s
+	r.versions[r.sys]++
 }
 
 // Boot returns the system's BootSourceOverride target, enabled and mode.
 func (r *Redfish) Boot() (target, enabled, mode string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b := r.docs[RedfishSystem]["Boot"].(map[string]any)
+	b := r.docs[r.sys]["Boot"].(map[string]any)
 	s := func(k string) string { v, _ := b[k].(string); return v }
 	return s("BootSourceOverrideTarget"), s("BootSourceOverrideEnabled"), s("BootSourceOverrideMode")
 }
@@ -202,10 +229,13 @@ func (r *Redfish) CD() (image string, inserted bool) {
 }
 
 func (r *Redfish) cdPath() string {
-	if r.opts.MediaUnderManager {
-		return RedfishManager + "/VirtualMedia/CD1"
+	if r.cd != "" {
+		return r.cd
 	}
-	return RedfishSystem + "/VirtualMedia/CD1"
+	if r.opts.MediaUnderManager {
+		return r.mgr + "/VirtualMedia/CD1"
+	}
+	return r.sys + "/VirtualMedia/CD1"
 }
 
 // Resets lists the ResetType of every accepted ComputerSystem.Reset.

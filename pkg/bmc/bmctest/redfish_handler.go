@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -97,7 +98,7 @@ func (r *Redfish) etag(p string) string { return fmt.Sprintf(`"%d"`, r.versions[
 func (r *Redfish) precondition(w http.ResponseWriter, req *http.Request, p string) bool {
 	im := req.Header.Get("If-Match")
 	switch {
-	case im == "" && r.opts.Strict:
+	case im == "" && (r.opts.Strict || r.opts.RequireIfMatch):
 		writeError(w, http.StatusPreconditionRequired, "Base.1.8.PreconditionRequired", "If-Match is required")
 		return false
 	case im != "" && im != "*" && im != r.etag(p):
@@ -130,10 +131,12 @@ func (r *Redfish) patch(w http.ResponseWriter, req *http.Request, p string, body
 	}
 	var err error
 	switch {
-	case p == RedfishSystem:
+	case p == r.sys:
 		err = r.patchSystem(doc, patch)
 	case p == r.cdPath():
-		err = r.patchMedia(doc, patch)
+		if err = r.mediaParams(patch); err == nil {
+			err = r.patchMedia(doc, patch)
+		}
 	default:
 		err = fmt.Errorf("Base.1.8.PropertyNotWritable: %s is read-only here", p)
 	}
@@ -164,15 +167,19 @@ func (r *Redfish) patchSystem(doc, patch map[string]any) error {
 					return fmt.Errorf("Base.1.8.PropertyValueNotInList: %s %q", bk, s)
 				}
 			case "BootSourceOverrideEnabled":
-				if !slices.Contains([]string{"Once", "Continuous", "Disabled"}, s) {
+				if !allowedValue(boot, bk, s, "Once", "Continuous", "Disabled") {
 					return fmt.Errorf("Base.1.8.PropertyValueNotInList: %s %q", bk, s)
 				}
 			case "BootSourceOverrideMode":
-				if _, has := boot[bk]; !has && r.opts.Strict {
+				if _, has := boot[bk]; !has {
 					return fmt.Errorf("Base.1.8.PropertyUnknown: Boot/%s", bk)
 				}
-				if s != "UEFI" && s != "Legacy" {
+				if !allowedValue(boot, bk, s, "UEFI", "Legacy") {
 					return fmt.Errorf("Base.1.8.PropertyValueNotInList: %s %q", bk, s)
+				}
+			case "HttpBootUri":
+				if _, has := boot[bk]; !has {
+					return fmt.Errorf("Base.1.8.PropertyUnknown: Boot/%s", bk)
 				}
 			default:
 				if r.opts.Strict {
@@ -197,7 +204,13 @@ func (r *Redfish) patchMedia(doc, patch map[string]any) error {
 		doc["Image"], doc["Inserted"] = img, true
 	}
 	if ins, ok := patch["Inserted"].(bool); ok && !ins {
-		doc["Image"], doc["Inserted"] = nil, false
+		doc["Inserted"] = false
+		if img, given := patch["Image"]; (given && img == nil) || !r.opts.KeepImageOnEject {
+			doc["Image"] = nil
+		}
+	}
+	if tp, ok := patch["TransferProtocolType"].(string); ok {
+		doc["TransferProtocolType"] = tp
 	}
 	if wp, ok := patch["WriteProtected"].(bool); ok {
 		doc["WriteProtected"] = wp
@@ -242,13 +255,25 @@ func (r *Redfish) mediaAction(w http.ResponseWriter, p string, body []byte) {
 	switch action {
 	case "VirtualMedia.InsertMedia":
 		var a struct {
-			Image    string
-			Inserted *bool
+			Image                string
+			Inserted             *bool
+			WriteProtected       *bool
+			TransferProtocolType string
 		}
 		_ = json.Unmarshal(body, &a)
 		if a.Image == "" {
 			writeError(w, http.StatusBadRequest, "Base.1.8.ActionParameterMissing", "Image")
 			return
+		}
+		if id, msg := r.checkInsert(doc, body); id != "" {
+			writeError(w, http.StatusBadRequest, id, msg)
+			return
+		}
+		if a.TransferProtocolType != "" {
+			doc["TransferProtocolType"] = a.TransferProtocolType
+		}
+		if a.WriteProtected != nil {
+			doc["WriteProtected"] = *a.WriteProtected
 		}
 		if doc["Inserted"] == true {
 			writeError(w, http.StatusBadRequest, "Base.1.8.ResourceInUse", "eject the current image first")
@@ -256,6 +281,11 @@ func (r *Redfish) mediaAction(w http.ResponseWriter, p string, body []byte) {
 		}
 		doc["Image"], doc["Inserted"] = a.Image, true
 	case "VirtualMedia.EjectMedia":
+		var obj map[string]any
+		if r.opts.EjectBodyObject && (json.Unmarshal(body, &obj) != nil || obj == nil) {
+			writeError(w, http.StatusBadRequest, "Base.1.8.MalformedJSON", "the request body must be a JSON object, got "+strconv.Quote(string(body)))
+			return
+		}
 		doc["Image"], doc["Inserted"] = nil, false
 	default:
 		writeError(w, http.StatusNotFound, "Base.1.8.ActionNotSupported", action)
