@@ -11,10 +11,10 @@ import (
 // Fallbacks the Redfish driver may take, in the order each operation tries them. Each is
 // logged once per BMC (at warn) when first taken and listed by Probe.
 const (
-	fallbackBasicAuth     = "basic-auth"          // the BMC has no session service: basic auth
-	fallbackOnceRefused   = "once-as-continuous"  // one-time boot refused: Continuous
-	fallbackUsbCd         = "cd-as-usbcd"         // cd boots UsbCd
-	fallbackMediaPatch    = "media-by-patch"      // no InsertMedia action: PATCH the media
+	fallbackBasicAuth     = "basic-auth"           // the BMC has no session service: basic auth
+	fallbackOnceRefused   = "once-as-continuous"   // one-time boot refused: Continuous
+	fallbackUsbCd         = "cd-as-usbcd"          // cd boots UsbCd
+	fallbackMediaPatch    = "media-by-patch"       // no InsertMedia action: PATCH the media
 	fallbackNoOptional    = "insert-without-flags" // Inserted/WriteProtected refused: left out
 	fallbackTransferProto = "insert-transfer-protocol"
 )

@@ -12,6 +12,8 @@ import (
 	"github.com/stmcginnis/gofish/schemas"
 )
 
+const mediaPatchWhy = "%s has no InsertMedia/EjectMedia actions: media are inserted and ejected by PATCH"
+
 // vmedia is a CD-capable VirtualMedia as the BMC shows it.
 type vmedia struct {
 	path     string
@@ -240,7 +242,7 @@ func (d *redfishDriver) InsertMedia(ctx context.Context, image string) error {
 		}
 	}
 	if m.insert == "" {
-		d.take(fallbackMediaPatch, "%s has no InsertMedia action: media are inserted and ejected by PATCH", m.path)
+		d.take(fallbackMediaPatch, mediaPatchWhy, m.path)
 	}
 	for try := 0; try < 4; try++ {
 		p, err := d.plan(ctx, m, image)
@@ -304,7 +306,7 @@ func (d *redfishDriver) ejectMedia(ctx context.Context, m *vmedia) error {
 	if m.eject != "" {
 		return d.post(ctx, m.eject, map[string]any{})
 	}
-	d.take(fallbackMediaPatch, "%s has no EjectMedia action: media are inserted and ejected by PATCH", m.path)
+	d.take(fallbackMediaPatch, mediaPatchWhy, m.path)
 	err := d.patch(ctx, m.path, m.etag, map[string]any{"Image": nil, "Inserted": false})
 	if schemas.Is412PreconditionFailed(err) {
 		fresh, rerr := d.readMedia(ctx, m.path, m.location)

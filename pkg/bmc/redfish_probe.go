@@ -48,7 +48,7 @@ func (d *redfishDriver) Probe(ctx context.Context) (Info, error) {
 		info.Media = MediaInfo{Location: m.location, Resource: m.path, Method: "action"}
 		if m.insert == "" {
 			info.Media.Method = "PATCH"
-			d.take(fallbackMediaPatch, "%s has no InsertMedia action: media are inserted and ejected by PATCH", m.path)
+			d.take(fallbackMediaPatch, mediaPatchWhy, m.path)
 		}
 		if p, err := d.plan(ctx, m, "http://image.iso"); err == nil {
 			info.Media.Parameters = p.parameters()

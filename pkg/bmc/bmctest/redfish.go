@@ -65,6 +65,9 @@ type RedfishOptions struct {
 	EjectBodyObject bool
 	// KeepImageOnEject: a media PATCH of Inserted false without Image null leaves the Image.
 	KeepImageOnEject bool
+	// RefuseBootEnabled: BootSourceOverrideEnabled values answered with 400 although the
+	// system does not say so (no AllowableValues for them).
+	RefuseBootEnabled []string
 }
 
 // Request is one request the fake received.

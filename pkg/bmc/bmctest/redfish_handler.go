@@ -167,7 +167,7 @@ func (r *Redfish) patchSystem(doc, patch map[string]any) error {
 					return fmt.Errorf("Base.1.8.PropertyValueNotInList: %s %q", bk, s)
 				}
 			case "BootSourceOverrideEnabled":
-				if !allowedValue(boot, bk, s, "Once", "Continuous", "Disabled") {
+				if !allowedValue(boot, bk, s, "Once", "Continuous", "Disabled") || slices.Contains(r.opts.RefuseBootEnabled, s) {
 					return fmt.Errorf("Base.1.8.PropertyValueNotInList: %s %q", bk, s)
 				}
 			case "BootSourceOverrideMode":
