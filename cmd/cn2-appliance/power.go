@@ -26,7 +26,7 @@ type powerFlags struct {
 func newPowerCmd(g *globalFlags) *cobra.Command {
 	f := &powerFlags{}
 	cmd := &cobra.Command{
-		Use:   "power NODE status|on|off|cycle|pxe|disk|cd|insert URL|eject|probe",
+		Use:   "power NODE status|on|off|cycle|pxe|disk|cd|http URL|insert URL|eject|probe",
 		Short: "Control a node's power, next boot device and virtual CD through its BMC, as the lab file says",
 		Long: `Control a node through the BMC (redfish, ipmi) or hypervisor (libvirt) the lab file gives it.
 
@@ -35,9 +35,13 @@ func newPowerCmd(g *globalFlags) *cobra.Command {
   cycle         restart the node, or power it on if it is off
   pxe, disk, cd boot from the network, the disk or the CD next (--persistent for every boot,
                 --uefi or --legacy to set the firmware mode)
+  http URL      UEFI HTTP boot from URL next (an EFI binary such as ipxe.efi, or an ISO), where
+                the BMC offers it (Redfish UefiHttp with HttpBootUri)
   insert URL    attach the ISO at URL (libvirt: also a file on the host) as the virtual CD
   eject         detach the virtual CD
-  probe         print vendor, model, firmware and what the BMC supports`,
+  probe         print vendor, model, firmware and what the BMC supports: for Redfish a table
+                of power actions, boot targets, durations and modes, HTTP boot, virtual
+                media, authentication and the fallbacks in effect`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
@@ -74,9 +78,9 @@ func newPowerCmd(g *globalFlags) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.graceful, "graceful", false, "off: ask the OS to shut down (ACPI) instead of cutting power")
-	fl.BoolVar(&f.persistent, "persistent", false, "pxe, disk, cd: for every boot, not only the next one")
-	fl.BoolVar(&f.uefi, "uefi", false, "pxe, disk, cd: boot in UEFI mode")
-	fl.BoolVar(&f.legacy, "legacy", false, "pxe, disk, cd: boot in legacy BIOS mode")
+	fl.BoolVar(&f.persistent, "persistent", false, "pxe, disk, cd, http: for every boot, not only the next one")
+	fl.BoolVar(&f.uefi, "uefi", false, "pxe, disk, cd, http: boot in UEFI mode")
+	fl.BoolVar(&f.legacy, "legacy", false, "pxe, disk, cd, http: boot in legacy BIOS mode")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of one attempt (default 30s)")
 	return cmd
 }
@@ -84,10 +88,13 @@ func newPowerCmd(g *globalFlags) *cobra.Command {
 func runPower(ctx context.Context, out io.Writer, c *bmc.Client, f *powerFlags, args []string) error {
 	action, rest := args[0], args[1:]
 	wantArgs := 0
-	if action == "insert" {
+	if action == "insert" || action == "http" {
 		wantArgs = 1
 	}
 	if len(rest) != wantArgs {
+		if action == "http" {
+			return errors.New("power NODE http URL: give the URL the firmware boots from")
+		}
 		if wantArgs == 1 {
 			return errors.New("power NODE insert URL: give the ISO's URL")
 		}
@@ -116,6 +123,7 @@ func runPower(ctx context.Context, out io.Writer, c *bmc.Client, f *powerFlags, 
 		}
 		fmt.Fprintf(out, "%s: driver %s, vendor %s, model %s, firmware %s, system %s\n%s: supports %s\n",
 			node, info.Driver, info.Vendor, info.Model, info.Firmware, info.System, node, strings.Join(caps, ", "))
+		printCapabilities(out, info)
 		return nil
 	}
 	var err error
@@ -126,8 +134,11 @@ func runPower(ctx context.Context, out io.Writer, c *bmc.Client, f *powerFlags, 
 		err = c.PowerOff(ctx, !f.graceful)
 	case "cycle":
 		err = c.PowerCycle(ctx)
-	case "pxe", "disk", "cd":
+	case "pxe", "disk", "cd", "http":
 		o := bmc.BootOptions{Device: bmc.BootDevice(action), Persistent: f.persistent}
+		if action == "http" {
+			o.HTTPBootURI = rest[0]
+		}
 		if f.uefi {
 			o.Mode = bmc.BootModeUEFI
 		} else if f.legacy {
@@ -139,7 +150,7 @@ func runPower(ctx context.Context, out io.Writer, c *bmc.Client, f *powerFlags, 
 	case "eject":
 		err = c.EjectMedia(ctx)
 	default:
-		return fmt.Errorf("unknown action %q; want status, on, off, cycle, pxe, disk, cd, insert URL, eject or probe", action)
+		return fmt.Errorf("unknown action %q; want status, on, off, cycle, pxe, disk, cd, http URL, insert URL, eject or probe", action)
 	}
 	if err != nil {
 		return err

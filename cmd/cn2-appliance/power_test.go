@@ -153,6 +153,7 @@ func TestPowerUsage(t *testing.T) {
 		{[]string{"nope", "status"}, `no node "nope"`},
 		{[]string{"master-0", "dance"}, `unknown action "dance"`},
 		{[]string{"master-0", "insert"}, "give the ISO's URL"},
+		{[]string{"master-0", "http"}, "give the URL the firmware boots from"},
 		{[]string{"master-0", "pxe", "--uefi", "--legacy"}, "not both"},
 	} {
 		_, errOut, code := power(t, exampleLab, tc.args...)

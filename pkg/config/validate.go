@@ -551,7 +551,7 @@ func (v *validator) bmc(p string, b BMC) {
 	switch b.Driver {
 	case DriverRedfish:
 		if v.required(p+".address", b.Address != "", "give the BMC's Redfish URL, e.g. https://10.0.0.11") {
-			v.httpURL(p+".address", b.Address)
+			v.redfishAddress(p, b)
 		}
 		credentials()
 		unused("redfish", field{"port", b.Port != 0}, field{"cipherSuite", b.CipherSuite != 0}, field{"uri", b.URI != ""}, field{"domain", b.Domain != ""})
