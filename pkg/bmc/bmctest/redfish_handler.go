@@ -48,6 +48,7 @@ func (r *Redfish) serve(w http.ResponseWriter, req *http.Request) {
 			writeError(w, http.StatusNotFound, "Base.1.8.ResourceMissingAtURI", p)
 			return
 		}
+		w.Header().Set("Allow", r.allow(p)) // Redfish: GET answers say which methods the resource takes
 		writeJSON(w, http.StatusOK, r.etag(p), doc)
 	case req.Method == http.MethodPatch:
 		r.patch(w, req, p, body)

@@ -230,6 +230,19 @@ func (r *Redfish) checkInsert(media map[string]any, raw []byte) (id, msg string)
 	return "", ""
 }
 
+// allow is the Allow header of a resource: PATCH where the fake takes it.
+func (r *Redfish) allow(p string) string {
+	switch {
+	case p == r.sys || p == r.cdPath():
+		return "GET, HEAD, PATCH"
+	case p == sessionsPath:
+		return "GET, HEAD, POST"
+	case strings.HasPrefix(p, sessionsPath+"/"):
+		return "GET, HEAD, DELETE"
+	}
+	return "GET, HEAD"
+}
+
 // SystemPath is the system's @odata.id.
 func (r *Redfish) SystemPath() string { return r.sys }
 
