@@ -86,7 +86,7 @@ func (d *redfishDriver) SetBootDevice(ctx context.Context, o BootOptions) error 
 		case schemas.Is412PreconditionFailed(err):
 			continue
 		case body["BootSourceOverrideEnabled"] == "Once" && errors.Is(err, ErrInvalid) && strings.Contains(err.Error(), "Once"):
-			d.take(fallbackOnceRefused, "the BMC refused BootSourceOverrideEnabled Once (%v): one-time boots are set Continuous, and stay until the next boot device is set", err)
+			d.take(fallbackOnceRefused, "the BMC answered 400 naming BootSourceOverrideEnabled Once: one-time boots are set Continuous, and stay until the next boot device is set")
 			continue
 		}
 		break
