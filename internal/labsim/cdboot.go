@@ -27,6 +27,21 @@ var cdFiles = []string{"images/pxeboot/vmlinuz", "images/pxeboot/initrd.img"}
 // a Content-Range of the same image size. The live system then takes its address by DHCP as a
 // plain client (no PXE options asked or needed) and the discovery agent registers.
 func (n *NetNode) cdBoot(ctx context.Context, iso string) error {
+	if err := n.readCD(ctx, iso); err != nil {
+		return err
+	}
+	if _, err := n.dhcp(ctx); err != nil {
+		return fmt.Errorf("booted from the virtual CD: %w", err)
+	}
+	if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname}); err != nil {
+		return err
+	}
+	n.count(func(c *Counts) { c.DiscoveryBoots++ })
+	return nil
+}
+
+// readCD is the firmware's and the boot loader's part of a boot from the virtual CD.
+func (n *NetNode) readCD(ctx context.Context, iso string) error {
 	cd := &rangeReader{ctx: ctx, url: iso, read: func() { n.count(func(c *Counts) { c.ISORanges++ }) }}
 	pvd := make([]byte, isoSector)
 	if _, err := cd.ReadAt(pvd, 16*isoSector); err != nil {
@@ -52,17 +67,30 @@ func (n *NetNode) cdBoot(ctx context.Context, iso string) error {
 		if err != nil {
 			return fmt.Errorf("virtual CD %s: %s: %w", iso, p, err)
 		}
-		if _, err := io.Copy(io.Discard, f.Reader()); err != nil {
+		if err := readWhole(f); err != nil {
 			return fmt.Errorf("virtual CD %s: read %s: %w", iso, p, err)
 		}
 	}
-	if _, err := n.dhcp(ctx); err != nil {
-		return fmt.Errorf("booted from the virtual CD: %w", err)
+	return nil
+}
+
+// cdRead is the most a boot loader reads from the CD in one request.
+const cdRead = 1 << 20
+
+// readWhole reads a file off the CD in requests of up to cdRead bytes, as a boot loader
+// loads a kernel (not in the 32 KiB of an io.Copy).
+func readWhole(f *iso9660.File) error {
+	sr, ok := f.Reader().(*io.SectionReader)
+	if !ok {
+		return errors.New("not a file")
 	}
-	if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname}); err != nil {
-		return err
+	buf := make([]byte, min(sr.Size(), cdRead))
+	for off := int64(0); off < sr.Size(); off += int64(len(buf)) {
+		chunk := buf[:min(int64(len(buf)), sr.Size()-off)]
+		if _, err := sr.ReadAt(chunk, off); err != nil {
+			return err
+		}
 	}
-	n.count(func(c *Counts) { c.DiscoveryBoots++ })
 	return nil
 }
 
