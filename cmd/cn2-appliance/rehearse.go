@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,10 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 			"  installer-5xx          20 % of the installer's API calls fail with a 5xx after a delay\n" +
 			"  token-expiry           the access token expires as the cluster starts installing\n" +
 			"--seed chooses which node each node fault hits; the same seed always chooses the same nodes.\n" +
+			"--boot sets how the nodes boot the discovery image: pxe (DHCP, TFTP, iPXE), virtual-media (the BMC attaches\n" +
+			"the appliance's ISO as a virtual CD, which the node reads with Range requests) or uefi-http (the BMC sets the\n" +
+			"appliance's ipxe.efi as the UEFI HTTP boot URI). A node whose lab BMC driver cannot boot that way (IPMI: no\n" +
+			"virtual media, no HTTP boot URI) boots by PXE, and the rehearsal says so.\n" +
 			"--day2 N adds N workers to the lab once it is installed and reloads it: they must join the cluster as\n" +
 			"day-2 workers (the cluster API that approves their CSRs is the simulator's stand-in).\n" +
 			"The rehearsal fails unless the lab is installed with one cluster and one infra env, every fault\n" +
@@ -45,6 +50,9 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 			var err error
 			if o.Faults, err = labsim.ParseFaults(faults); err != nil {
 				return fmt.Errorf("--faults: %w", err)
+			}
+			if !slices.Contains(rehearsal.BootMethods, o.Boot) {
+				return fmt.Errorf("--boot %q: want one of %s", o.Boot, strings.Join(rehearsal.BootMethods, ", "))
 			}
 			log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
 			if err != nil {
@@ -77,6 +85,7 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 	f.Float64Var(&o.TimeScale, "time-scale", 0.03, "how fast simulated time runs (1 = a real install's pace); the lab's installer timeouts shrink with it (to 10s at least)")
 	f.StringVar(&faults, "faults", "", "faults to inject into the simulated lab: a comma-separated list of "+labsim.Faults(labsim.AllFaults).String()+", or all")
 	f.Uint64Var(&o.Seed, "seed", 1, "chooses which node each fault hits")
+	f.StringVar(&o.Boot, "boot", "pxe", "how the nodes boot the discovery image: "+strings.Join(rehearsal.BootMethods, ", "))
 	f.IntVar(&o.Day2, "day2", 0, "after the install, add this many workers to the lab (generated names, MACs and addresses in its networks), reload it, and check that they join the cluster as day-2 workers")
 	f.StringVar(&o.StatusListen, "status-listen", "", "status page address (default: 127.0.0.1 on a free port)")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
@@ -100,7 +109,14 @@ func printRehearsal(out io.Writer, r *rehearsal.Result) {
 		fmt.Fprintf(out, " (day-2 workers: %s)", strings.Join(r.Day2, ", "))
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "  %d network boots through DHCP, TFTP and HTTP; %d spec violations in the installer's answers\n", r.NetBoots, r.Violations)
+	if r.Boot == "" || r.Boot == "pxe" {
+		fmt.Fprintf(out, "  %d network boots through DHCP, TFTP and HTTP; %d spec violations in the installer's answers\n", r.NetBoots, r.Violations)
+	} else {
+		fmt.Fprintf(out, "  %d discovery boots (nodes boot by %s); %d spec violations in the installer's answers\n", r.NetBoots, r.Boot, r.Violations)
+	}
+	if len(r.BootKept) > 0 {
+		fmt.Fprintf(out, "  booted by pxe instead: %s\n", strings.Join(r.BootKept, ", "))
+	}
 	if r.Verify != "" {
 		fmt.Fprintf(out, "  verify: %s\n", r.Verify)
 	}
@@ -136,6 +152,12 @@ func printRehearsal(out io.Writer, r *rehearsal.Result) {
 			remedies = []string{"none recorded"}
 		}
 		fmt.Fprintf(out, "  %-22s %-10s %-9s %s\n", f.Fault, node, injected, strings.Join(remedies, "; "))
+	}
+	if r.Boot != "" && r.Boot != "pxe" {
+		fmt.Fprintf(out, "\n  %-10s %-14s %-12s %-18s %-11s %s\n", "NODE", "BOOT METHOD", "NEXT BOOT", "CD INSERTS/EJECTS", "ISO RANGES", "HTTP BOOTS")
+		for _, b := range r.Booted {
+			fmt.Fprintf(out, "  %-10s %-14s %-12s %-18s %-11d %d\n", b.Node, b.Method, b.Device, fmt.Sprintf("%d/%d", b.MediaInserts, b.MediaEjects), b.ISORanges, b.HTTPBoots)
+		}
 	}
 	if len(r.Nodes) > 0 {
 		fmt.Fprintf(out, "\n  %-10s %-28s %-8s %s\n", "NODE", "BOOTS (discovery/disk/hang)", "WANT", "POWER CYCLES (performed/asked)")

@@ -257,15 +257,6 @@ func pastDiskWrite(h *host) bool {
 	return false
 }
 
-func (s *Sim) serveISO(w http.ResponseWriter, r *http.Request) {
-	if s.infraEnvs[r.PathValue("id")] == nil {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	fmt.Fprintf(w, "AISIM-ISO infra-env %s\n", r.PathValue("id"))
-}
-
 func (s *Sim) serveBootArtifact(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	fmt.Fprintf(w, "AISIM-BOOT-ARTIFACT %s\n", r.URL.Path)

@@ -26,7 +26,10 @@ import (
 // TFTP, asks DHCP again as iPXE, fetches its per-MAC iPXE script and the kernel, initrds and
 // rootfs the script names over HTTP, and only then tells the installer simulator that the
 // discovery image booted. A disk boot (the script says so, or the BMC's boot device is the
-// disk) resumes the installed system. Like Power it is a bmc.Driver and a flow Power.
+// disk) resumes the installed system. Booted from its virtual CD it reads the ISO the BMC
+// attached with Range requests, as a BMC's virtual media does (see cdboot.go); booted by UEFI
+// HTTP boot it fetches the boot URI and goes on as iPXE does (see httpboot.go). Like Power it
+// is a bmc.Driver and a flow Power.
 type NetNode struct {
 	Power // the simulator side: power state, boot device, faults, counts, the installer hooks
 
@@ -48,7 +51,15 @@ func (n *NetNode) PowerCycle(ctx context.Context) error { return n.Power.powerCy
 func (n *NetNode) Boots() int { return n.Counts().DiscoveryBoots }
 
 func (n *NetNode) start(ctx context.Context) error {
-	if n.Power.bootDevice() != bmc.BootPXE {
+	var boot func(ctx context.Context) error
+	switch device, media, uri := n.Power.next(); {
+	case device == bmc.BootPXE:
+		boot = n.netboot
+	case device == bmc.BootHTTP && uri != "":
+		boot = func(ctx context.Context) error { return n.httpBoot(ctx, uri) }
+	case device == bmc.BootCD && media != "":
+		boot = func(ctx context.Context) error { return n.cdBoot(ctx, media) }
+	default:
 		return n.Power.start(ctx)
 	}
 	if n.Power.hangs() {
@@ -61,9 +72,9 @@ func (n *NetNode) start(ctx context.Context) error {
 	go func() {
 		bctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if err := n.netboot(bctx); err != nil {
+		if err := boot(bctx); err != nil {
 			n.count(func(c *Counts) { c.FailedBoots++ })
-			n.Log.Error("labsim: network boot failed", "node", n.Hostname, "err", err)
+			n.Log.Error("labsim: boot failed", "node", n.Hostname, "err", err)
 		}
 	}()
 	return nil
@@ -96,6 +107,12 @@ func (n *NetNode) netboot(ctx context.Context) error {
 	if script == "" {
 		script = ack.BootFileName
 	}
+	return n.runScript(ctx, script)
+}
+
+// runScript is iPXE running the per-MAC boot script at url: it boots the discovery kernel
+// the script names, or the disk, or asks again while the appliance says to wait.
+func (n *NetNode) runScript(ctx context.Context, script string) error {
 	for range 60 {
 		text, err := n.httpGet(ctx, script)
 		if err != nil {

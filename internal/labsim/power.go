@@ -32,11 +32,15 @@ type Power struct {
 	Client   *http.Client
 	// Faults are this node's firmware and BMC faults (none when zero).
 	Faults NodeFaults
+	// NoHTTPBoot makes the BMC one that does not advertise UEFI HTTP boot: it refuses boot
+	// device http as not supported, as bmc drivers do.
+	NoHTTPBoot bool
 
 	mu        sync.Mutex
 	on        bool
 	forcedOff bool // powered off through this BMC since the last boot
 	device    bmc.BootDevice
+	httpURI   string // the UEFI HTTP boot URI, with device http
 	media     string
 	counts    Counts
 	fired     map[Fault]bool // faults that happened already (each happens once)
@@ -51,6 +55,12 @@ type Counts struct {
 	Cycles         int // power cycles the BMC performed, whatever became of their replies
 	PowerOns       int // power-ons the BMC performed on a node that was off
 	PowerOffs      int // power-offs the BMC performed
+	// MediaInserts and MediaEjects count the virtual CD's inserts and ejects.
+	MediaInserts, MediaEjects int
+	// ISORanges counts the Range requests the node's firmware read the virtual CD's ISO
+	// with (each answered 206 Partial Content); HTTPBoots the UEFI HTTP boots that fetched
+	// the boot URI.
+	ISORanges, HTTPBoots int
 }
 
 // Counts returns what happened to the node so far.
@@ -182,9 +192,9 @@ func (p *Power) start(ctx context.Context) error {
 		return nil
 	}
 	p.mu.Lock()
-	device, media := p.device, p.media
+	device, media, uri := p.device, p.media, p.httpURI
 	p.mu.Unlock()
-	if device == bmc.BootPXE || (device == bmc.BootCD && media != "") {
+	if device == bmc.BootPXE || (device == bmc.BootCD && media != "") || (device == bmc.BootHTTP && uri != "") {
 		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname}); err != nil {
 			return err
 		}
@@ -209,18 +219,37 @@ func (p *Power) diskBooted(ctx context.Context) error {
 	return nil
 }
 
-// bootDevice is the device the next boot uses.
-func (p *Power) bootDevice() bmc.BootDevice {
+// BootDevice is the device the next boot uses ("" until one is set).
+func (p *Power) BootDevice() bmc.BootDevice {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.device
 }
 
-// SetBootDevice sets the next boot device.
-func (p *Power) SetBootDevice(_ context.Context, o bmc.BootOptions) error {
+// next is what the next boot boots: the device, the attached ISO and the HTTP boot URI.
+func (p *Power) next() (device bmc.BootDevice, media, httpURI string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.device = o.Device
+	return p.device, p.media, p.httpURI
+}
+
+// SetBootDevice sets the next boot device; http needs a boot URI, and a BMC with NoHTTPBoot
+// refuses it as not supported.
+func (p *Power) SetBootDevice(_ context.Context, o bmc.BootOptions) error {
+	if o.Device == bmc.BootHTTP {
+		if p.NoHTTPBoot {
+			return fmt.Errorf("labsim: boot device http: %w: this BMC does not advertise UEFI HTTP boot", bmc.ErrNotSupported)
+		}
+		if o.HTTPBootURI == "" {
+			return fmt.Errorf("labsim: boot device http: %w: no boot URI", bmc.ErrInvalid)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.device, p.httpURI = o.Device, ""
+	if o.Device == bmc.BootHTTP {
+		p.httpURI = o.HTTPBootURI
+	}
 	return nil
 }
 
@@ -229,6 +258,7 @@ func (p *Power) InsertMedia(_ context.Context, image string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.media = image
+	p.counts.MediaInserts++
 	return nil
 }
 
@@ -244,6 +274,7 @@ func (p *Power) EjectMedia(context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.media = ""
+	p.counts.MediaEjects++
 	return nil
 }
 

@@ -75,7 +75,6 @@ func onLoopback(orig *config.Lab, o Options) (*config.Lab, error) {
 		lab.Networks[i].NTPServers = onLoopbackOnly(orig.Networks[i].NTPServers)
 	}
 	lab.DNS.Forwarders = nil
-	lab.Boot.Method = config.BootPXE
 
 	ports, err := freePorts(6)
 	if err != nil {

@@ -55,6 +55,9 @@ type Options struct {
 	Hold time.Duration
 	// SkipPreflight names preflight checks not to run (the rest run loopback-adjusted).
 	SkipPreflight []string
+	// Boot is how the nodes boot the discovery image (BootMethods; default pxe): each node whose
+	// lab BMC driver can boot it that way does, the others boot by PXE (Result.BootKept).
+	Boot string
 	// Day2 workers are added to the lab after the install (generated names, MACs and
 	// addresses in the lab's networks), the appliance reloads it, and they must join the
 	// cluster as day-2 workers.
@@ -84,6 +87,11 @@ type Result struct {
 	// Verify is the verify step's summary: the simulated cluster has no API server, so it says
 	// that the cluster's API was not checked.
 	Verify string
+	// Boot is the boot method the rehearsal gave the nodes, BootKept the nodes it could not
+	// (they boot by PXE), and Booted how each node booted and how its BMC was left.
+	Boot     string
+	BootKept []string
+	Booted   []BootReport
 	// Problems are why the rehearsal failed; none when it passed.
 	Problems []string
 }
@@ -105,6 +113,12 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if err := validBoot(o.Boot); err != nil {
+		return nil, err
+	}
+	if o.Boot == "" {
+		o.Boot = config.BootPXE
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -143,6 +157,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	kept := bootBy(full, o.Boot)
 	scaleTimeouts(&full.AssistedInstaller.Timeouts, o.TimeScale)
 	first := *full
 	first.Nodes = full.Nodes[:installed]
@@ -210,6 +225,10 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(o.Out, "rehearsal: lab %s on loopback (%s), installer simulator at %s\n", lab.Zone(), describeNetworks(lab), simURL)
+	fmt.Fprintf(o.Out, "rehearsal: nodes boot by %s\n", o.Boot)
+	for _, k := range kept {
+		fmt.Fprintf(o.Out, "rehearsal: %s boots by pxe\n", k)
+	}
 	if len(o.Faults) > 0 {
 		fmt.Fprintf(o.Out, "rehearsal: faults (seed %d): %s\n", o.Seed, describeAssignments(plan.assignments))
 	}
@@ -261,6 +280,9 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		Violations: len(sim.Violations()),
 		Seed:       o.Seed,
 		Nodes:      plan.nodeReports(),
+		Boot:       o.Boot,
+		BootKept:   kept,
+		Booted:     bootReports(full, nodes),
 	}
 	if v := app.VerifyReport(); v != nil {
 		r.Verify = v.Summary()
@@ -279,6 +301,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		r.Problems = append(r.Problems, problem)
 	}
 	r.Problems = append(r.Problems, r.check()...)
+	r.Problems = append(r.Problems, checkBoots(r.Booted, r.Installed)...)
 	if problem := plan.strangerProblem(); problem != "" {
 		r.Problems = append(r.Problems, problem)
 	}

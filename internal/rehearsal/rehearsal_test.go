@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/internal/labsim"
 	"github.com/cn2-appliance/cn2-appliance/internal/testlab"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
@@ -157,6 +159,96 @@ func TestRehearseDay2(t *testing.T) {
 	for _, n := range r.Nodes {
 		if n.Boots.Discovery != 1 {
 			t.Errorf("%s booted %s", n.Name, n.Boots)
+		}
+	}
+}
+
+// TestRehearseBootMethods: `rehearse --boot virtual-media` and `--boot uefi-http` install the
+// example lab that way. By virtual media, each node whose BMC can attach an ISO (all but the
+// IPMI one, which boots by PXE) reads the appliance's ISO with Range requests (volume
+// descriptors, directories, kernel, initrd: a few ranges, not the whole image), and after the
+// install its ISO is ejected and its BMC boots it from disk. By UEFI HTTP boot, each Redfish
+// node fetches ipxe.efi and iPXE's autoexec.ipxe, with no boot file from DHCP; IPMI and
+// libvirt nodes boot by PXE. Run checks both (checkBoots); the test checks the report too.
+func TestRehearseBootMethods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two rehearsals take most of a minute")
+	}
+	for _, tc := range []struct {
+		method string
+		want   map[string]string // node -> boot method
+	}{
+		{config.BootVirtualMedia, map[string]string{"master-0": "virtual-media", "master-1": "virtual-media", "master-2": "pxe", "worker-0": "virtual-media", "worker-1": "virtual-media"}},
+		{config.BootUEFIHTTP, map[string]string{"master-0": "uefi-http", "master-1": "uefi-http", "master-2": "pxe", "worker-0": "pxe", "worker-1": "pxe"}},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			var out syncBuffer
+			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+			defer cancel()
+			r, err := Run(ctx, testlab.Path(t), Options{
+				TimeScale: 0.01, Boot: tc.method, StateDir: t.TempDir(), Out: &out,
+				Log: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			if !r.Installed || r.Boot != tc.method || len(r.Booted) != 5 {
+				t.Fatalf("installed %t, boot %q, %d boot reports", r.Installed, r.Boot, len(r.Booted))
+			}
+			for _, b := range r.Booted {
+				if b.Method != tc.want[b.Node] {
+					t.Errorf("%s booted by %s, want %s", b.Node, b.Method, tc.want[b.Node])
+				}
+				if b.Device != bmc.BootDisk || b.Media != "" || b.DiscoveryBoots != 1 {
+					t.Errorf("%s: %+v; want one discovery boot, then the disk and no ISO", b.Node, b)
+				}
+				switch b.Method {
+				case config.BootVirtualMedia:
+					// PVD (firmware), PVD and terminator (boot loader), 3 directories, 2 files.
+					if b.MediaInserts != 1 || b.MediaEjects != 1 || b.ISORanges != 8 {
+						t.Errorf("%s: %d inserts, %d ejects, %d ISO ranges; want 1, 1, 8", b.Node, b.MediaInserts, b.MediaEjects, b.ISORanges)
+					}
+				case config.BootUEFIHTTP:
+					if b.HTTPBoots != 1 || b.MediaInserts != 0 {
+						t.Errorf("%s: %d HTTP boots, %d inserts; want 1 and 0", b.Node, b.HTTPBoots, b.MediaInserts)
+					}
+				default:
+					if b.HTTPBoots != 0 || b.MediaInserts != 0 || b.ISORanges != 0 {
+						t.Errorf("%s boots by PXE: %+v", b.Node, b)
+					}
+				}
+			}
+			if len(r.BootKept) == 0 || !strings.Contains(r.BootKept[0], "master-2 (its ipmi BMC cannot boot it by "+tc.method+")") {
+				t.Errorf("kept on PXE: %q", r.BootKept)
+			}
+			if t.Failed() {
+				t.Logf("rehearsal output:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestCheckBoots: what checkBoots refuses in a finished install.
+func TestCheckBoots(t *testing.T) {
+	ok := BootReport{Node: "m", Method: config.BootVirtualMedia, Device: bmc.BootDisk, MediaInserts: 1, MediaEjects: 1, ISORanges: 8, DiscoveryBoots: 1}
+	for _, tc := range []struct {
+		name string
+		edit func(*BootReport)
+		want string
+	}{
+		{"fine", func(*BootReport) {}, ""},
+		{"not ejected", func(b *BootReport) { b.Media, b.MediaEjects = "http://x/iso", 0 }, `with "http://x/iso" attached`},
+		{"CD next", func(b *BootReport) { b.Device = bmc.BootCD }, `boots it from "cd"`},
+		{"ISO not read", func(b *BootReport) { b.ISORanges = 0 }, "with 0 Range request(s)"},
+		{"HTTP boot missing", func(b *BootReport) {
+			b.Method, b.MediaInserts, b.MediaEjects, b.ISORanges = config.BootUEFIHTTP, 0, 0, 0
+		}, "0 of them by UEFI HTTP boot"},
+	} {
+		b := ok
+		tc.edit(&b)
+		got := strings.Join(checkBoots([]BootReport{b}, true), "; ")
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

@@ -21,7 +21,8 @@ const BootCacheDir = "boot-cache"
 const DiscoveryISO = "discovery.iso"
 
 // PXEConfig is the PXE service's configuration for a lab: HTTP boot on every lab network's
-// address at boot.httpPort, TFTP (boot.method pxe) at boot.tftpPort from boot.tftpRoot, every
+// address at boot.httpPort, TFTP (when a node boots by PXE or UEFI HTTP boot, see
+// config.Lab.NetworkBoot) at boot.tftpPort from boot.tftpRoot, every
 // node NIC's MAC, and the cache folder stateDir/boot-cache. TFTP and HTTP answer the lab
 // networks (relays' giaddr networks are lab networks too), boot.allowFrom and loopback, like
 // DNS recursion; the HTTP limits are boot's.
@@ -41,7 +42,7 @@ func PXEConfig(lab *config.Lab, stateDir string) pxe.Config {
 	for _, n := range lab.Networks {
 		cfg.AllowFrom = append(cfg.AllowFrom, n.CIDR)
 		cfg.HTTPListen = append(cfg.HTTPListen, netip.AddrPortFrom(n.Address, uint16(lab.Boot.HTTPPort)))
-		if lab.Boot.Method == config.BootPXE {
+		if lab.NetworkBoot() {
 			cfg.TFTPListen = append(cfg.TFTPListen, netip.AddrPortFrom(n.Address, uint16(lab.Boot.TFTPPort)))
 		}
 	}

@@ -43,9 +43,19 @@ func TestPXEConfig(t *testing.T) {
 	if _, err := pxe.New(cfg, nil, nil, nil); err != nil {
 		t.Errorf("pxe.New: %v", err)
 	}
-	// Virtual media: HTTP (the ISO) but no TFTP.
+	// Virtual media: HTTP (the ISO) but no TFTP; one node by PXE or UEFI HTTP boot (whose
+	// fallback is PXE) needs TFTP again.
 	lab.Boot.Method = config.BootVirtualMedia
+	for i := range lab.Nodes {
+		lab.Nodes[i].BootMethod = config.BootVirtualMedia
+	}
 	if cfg := PXEConfig(lab, "/x"); len(cfg.TFTPListen) != 0 || len(cfg.HTTPListen) != 2 {
 		t.Errorf("virtual media: tftp %v http %v", cfg.TFTPListen, cfg.HTTPListen)
+	}
+	for _, m := range []string{config.BootPXE, config.BootUEFIHTTP} {
+		lab.Nodes[0].BootMethod = m
+		if cfg := PXEConfig(lab, "/x"); len(cfg.TFTPListen) != 2 {
+			t.Errorf("virtual media but one node by %s: tftp %v", m, cfg.TFTPListen)
+		}
 	}
 }

@@ -97,7 +97,7 @@ func DHCPConfig(lab *config.Lab) dhcp.Config {
 		for _, r := range lab.Reservations(n.Name) {
 			dn.Reservations = append(dn.Reservations, dhcp.Reservation{MAC: r.MAC.HardwareAddr(), IP: r.IP, Hostname: r.Hostname})
 		}
-		if lab.Boot.Method == config.BootPXE && n.CIDR == lab.Cluster.MachineNetwork {
+		if lab.NetworkBoot() && n.CIDR == lab.Cluster.MachineNetwork {
 			dn.Boot = &dhcp.Boot{
 				TFTPServer: n.Address,
 				HTTPBase:   fmt.Sprintf("http://%s", netip.AddrPortFrom(n.Address, uint16(lab.Boot.HTTPPort))),

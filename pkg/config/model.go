@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -249,7 +250,7 @@ type BootStep struct {
 	Wave   int    `json:"wave"` // 1: control plane, 2: workers (booted once the control plane is bound)
 	Node   string `json:"node"`
 	Role   string `json:"role"`
-	Method string `json:"method"` // pxe | virtual-media
+	Method string `json:"method"` // pxe | virtual-media | uefi-http
 	Driver string `json:"driver"`
 	MAC    MAC    `json:"mac"` // the NIC that boots: the one on the machine network
 }
@@ -275,6 +276,13 @@ func (l *Lab) BootPlan() []BootStep {
 		}
 	}
 	return out
+}
+
+// NetworkBoot says whether any node boots over the network: by PXE, or by UEFI HTTP boot,
+// which falls back to PXE where the BMC cannot set a boot URI. Then DHCP hands out PXE options
+// on the machine network and TFTP serves the iPXE binaries.
+func (l *Lab) NetworkBoot() bool {
+	return slices.ContainsFunc(l.Nodes, func(n Node) bool { return n.BootMethod == BootPXE || n.BootMethod == BootUEFIHTTP })
 }
 
 // ApplianceNetwork returns the lab network on which a is the appliance's own address, or nil.

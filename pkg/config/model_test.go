@@ -189,3 +189,37 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("status listen %v", lab.Status.Listen)
 	}
 }
+
+// TestBootMethods: which drivers boot a node by which method, and when the lab boots over the
+// network (PXE options and TFTP): any node by PXE or by UEFI HTTP boot (its PXE fallback).
+func TestBootMethods(t *testing.T) {
+	for _, tc := range []struct {
+		driver, method string
+		want           bool
+	}{
+		{DriverIPMI, BootPXE, true}, {DriverRedfish, BootPXE, true}, {DriverLibvirt, BootPXE, true},
+		{DriverRedfish, BootVirtualMedia, true}, {DriverLibvirt, BootVirtualMedia, true}, {DriverIPMI, BootVirtualMedia, false},
+		{DriverRedfish, BootUEFIHTTP, true}, {DriverLibvirt, BootUEFIHTTP, false}, {DriverIPMI, BootUEFIHTTP, false},
+		{DriverRedfish, "floppy", false},
+	} {
+		if got := DriverBoots(tc.driver, tc.method); got != tc.want {
+			t.Errorf("DriverBoots(%s, %s) = %t, want %t", tc.driver, tc.method, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		methods []string
+		want    bool
+	}{
+		{[]string{BootVirtualMedia, BootVirtualMedia}, false},
+		{[]string{BootVirtualMedia, BootPXE}, true},
+		{[]string{BootUEFIHTTP, BootVirtualMedia}, true},
+	} {
+		lab := &Lab{}
+		for _, m := range tc.methods {
+			lab.Nodes = append(lab.Nodes, Node{BootMethod: m})
+		}
+		if got := lab.NetworkBoot(); got != tc.want {
+			t.Errorf("NetworkBoot with nodes booting by %v = %t, want %t", tc.methods, got, tc.want)
+		}
+	}
+}

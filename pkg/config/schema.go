@@ -137,7 +137,7 @@ func (n NTP) Serving() bool { return n.Serve != nil && *n.Serve }
 
 // Boot configures network boot and how nodes are booted into the discovery image.
 type Boot struct {
-	Method   string `yaml:"method" json:"method"` // pxe | virtual-media
+	Method   string `yaml:"method" json:"method"` // pxe | virtual-media | uefi-http
 	TFTPRoot string `yaml:"tftpRoot" json:"tftpRoot"`
 	TFTPPort int    `yaml:"tftpPort" json:"tftpPort"`
 	HTTPPort int    `yaml:"httpPort" json:"httpPort"`
@@ -170,7 +170,7 @@ type Node struct {
 	Labels map[string]string `yaml:"labels" json:"labels,omitempty"`
 	NICs   []NIC             `yaml:"nics" json:"nics"`
 	BMC    BMC               `yaml:"bmc" json:"bmc"`
-	// BootMethod overrides boot.method for this node (pxe | virtual-media).
+	// BootMethod overrides boot.method for this node (pxe | virtual-media | uefi-http).
 	BootMethod string `yaml:"bootMethod" json:"bootMethod,omitempty"`
 }
 
@@ -217,4 +217,7 @@ const (
 
 	BootPXE          = "pxe"
 	BootVirtualMedia = "virtual-media"
+	// BootUEFIHTTP is UEFI HTTP boot: the BMC sets the appliance's ipxe.efi URL as the
+	// node's HTTP boot URI, so DHCP needs no PXE options for it.
+	BootUEFIHTTP = "uefi-http"
 )

@@ -302,7 +302,7 @@ func (v *validator) services() {
 	}
 	v.oneOf("dhcp.unknownClients", l.DHCP.UnknownClients, UnknownClientsPool, UnknownClientsIgnore)
 	v.ntp()
-	v.oneOf("boot.method", l.Boot.Method, BootPXE, BootVirtualMedia)
+	v.oneOf("boot.method", l.Boot.Method, bootMethods...)
 	v.port("boot.tftpPort", l.Boot.TFTPPort)
 	v.port("boot.httpPort", l.Boot.HTTPPort)
 	v.bootLimits()
@@ -442,8 +442,30 @@ func (v *validator) nodes() {
 	}
 }
 
-// mediaDrivers are the BMC drivers that can attach the discovery ISO as virtual media.
-var mediaDrivers = []string{DriverRedfish, DriverLibvirt}
+var bootMethods = []string{BootPXE, BootVirtualMedia, BootUEFIHTTP}
+
+// bootDrivers are, per boot method other than PXE, the BMC drivers that can boot a node that
+// way: attach the discovery ISO as virtual media, or set a UEFI HTTP boot URI (a Redfish BMC
+// that does not advertise it falls back to PXE at boot time).
+var bootDrivers = map[string][]string{
+	BootVirtualMedia: {DriverRedfish, DriverLibvirt},
+	BootUEFIHTTP:     {DriverRedfish},
+}
+
+// bootCannot says what a BMC driver cannot do for a boot method.
+var bootCannot = map[string]string{
+	BootVirtualMedia: "cannot attach an ISO",
+	BootUEFIHTTP:     "cannot set a UEFI HTTP boot URI",
+}
+
+// DriverBoots says whether a node whose BMC has driver can be booted by method (a boot.method
+// value). Every driver can boot a node by PXE.
+func DriverBoots(driver, method string) bool {
+	if method == BootPXE {
+		return true
+	}
+	return slices.Contains(bootDrivers[method], driver)
+}
 
 // bootMethod checks the node's boot method (boot.method unless the node sets its own) and
 // that its BMC driver can boot it that way.
@@ -452,15 +474,15 @@ func (v *validator) bootMethod(p string, n Node) {
 	if _, own := v.ps.pos[path]; !own {
 		path = "boot.method"
 	}
-	if n.BootMethod != BootPXE && n.BootMethod != BootVirtualMedia {
+	if !slices.Contains(bootMethods, n.BootMethod) {
 		if path != "boot.method" { // boot.method itself is checked once, in services
-			v.oneOf(path, n.BootMethod, BootPXE, BootVirtualMedia)
+			v.oneOf(path, n.BootMethod, bootMethods...)
 		}
 		return
 	}
-	if n.BootMethod == BootVirtualMedia && n.BMC.Driver != "" && !slices.Contains(mediaDrivers, n.BMC.Driver) {
-		v.ps.errorf(path, "node %s boots by virtual media, but its %s BMC cannot attach an ISO; give it bootMethod: pxe, or a %s BMC",
-			n.Name, n.BMC.Driver, strings.Join(mediaDrivers, " or "))
+	if n.BMC.Driver != "" && !DriverBoots(n.BMC.Driver, n.BootMethod) {
+		v.ps.errorf(path, "node %s boots by %s, but its %s BMC %s; give it bootMethod: pxe, or a %s BMC",
+			n.Name, n.BootMethod, n.BMC.Driver, bootCannot[n.BootMethod], strings.Join(bootDrivers[n.BootMethod], " or "))
 	}
 }
 

@@ -45,7 +45,7 @@ func wantedPorts(lab *config.Lab) []wantedPort {
 	// The DHCP server binds the wildcard address per interface: anything on the port clashes.
 	out = append(out, wantedPort{"DHCP", "udp", netip.IPv4Unspecified(), uint16(lab.DHCP.Port), "dhcp.port"})
 	for _, n := range lab.Networks {
-		if lab.Boot.Method == config.BootPXE {
+		if lab.NetworkBoot() {
 			out = append(out, wantedPort{"TFTP", "udp", n.Address, uint16(lab.Boot.TFTPPort), "boot.tftpPort"})
 		}
 		out = append(out, wantedPort{"HTTP", "tcp", n.Address, uint16(lab.Boot.HTTPPort), "boot.httpPort"})

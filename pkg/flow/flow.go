@@ -125,6 +125,8 @@ type Flow struct {
 	observed Observed
 	nodes    map[string]NodeRecord
 	powers   map[string]Power
+	// httpFallback holds the nodes whose UEFI HTTP boot fell back to PXE (said once each).
+	httpFallback sync.Map
 }
 
 // New loads the flow's progress for the lab from the store.

@@ -366,7 +366,7 @@ func (f *Flow) cacheBootArtifacts(ctx context.Context, id string, nodes []config
 			return err
 		}
 	}
-	if !bootBy(nodes, config.BootPXE) {
+	if !bootsOverNetwork(nodes) {
 		return nil
 	}
 	script, err := f.d.AI.IPXEScript(ctx, id, "", "")
@@ -430,28 +430,22 @@ func (f *Flow) nodesOf(role string) []config.Node {
 	return out
 }
 
-// bootDiscovery sets a node up to boot the discovery image (its PXE profiles, or the ISO as
-// virtual media) and its boot device, then ends with then.
+// bootDiscovery sets a node up to boot the discovery image (its PXE profiles, and its boot
+// device by its boot method: see setDiscoveryDevice), then ends with then.
 func (f *Flow) bootDiscovery(ctx context.Context, n config.Node, then powerStep) error {
 	p, ok := f.power(n.Name)
 	if !ok {
 		return errNoPower(n)
 	}
-	boot := bmc.BootOptions{Device: bmc.BootPXE}
-	if n.BootMethod == config.BootVirtualMedia {
-		if err := p.InsertMedia(ctx, f.State().ISOURL); err != nil {
-			return err
-		}
-		boot.Device = bmc.BootCD
-	}
 	// PXE profiles are set for every node: a virtual-media node whose firmware falls back to
-	// the network still gets the discovery image.
+	// the network, and a UEFI HTTP boot node (whose iPXE asks for its script), get the
+	// discovery image.
 	for _, nic := range n.NICs {
 		if err := f.d.Boot.SetProfile(string(nic.MAC), ProfileDiscovery); err != nil {
 			return err
 		}
 	}
-	if err := p.SetBootDevice(ctx, boot); err != nil {
+	if err := f.setDiscoveryDevice(ctx, n, p); err != nil {
 		return err
 	}
 	return endBoot(ctx, p, then)

@@ -2,8 +2,9 @@
 //
 //   - a read-only TFTP server (github.com/pin/tftp/v3) for the iPXE binaries (undionly.kpxe,
 //     ipxe.efi, snponly.efi, ...) from one folder;
-//   - the HTTP boot service: /boot.ipxe (chains to the per-MAC script), /boot/<mac>.ipxe (the
-//     node's script, chosen by its boot profile), /artifacts/<name> (kernel, initrd, rootfs
+//   - the HTTP boot service: /boot.ipxe (chains to the per-MAC script), /autoexec.ipxe (the
+//     same after DHCP: what iPXE fetches beside itself after UEFI HTTP boot), /boot/<mac>.ipxe
+//     (the node's script, chosen by its boot profile), /artifacts/<name> (kernel, initrd, rootfs
 //     from the boot cache), /iso/<name> (the discovery ISO, for Redfish virtual media and
 //     libvirt), and the TFTP folder's files over HTTP for UEFI HTTP boot;
 //   - boot profiles per MAC (discovery | disk), kept in the store so a restart keeps them; the

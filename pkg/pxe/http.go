@@ -32,6 +32,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeChain:
 		s.m.httpRequests.WithLabelValues("-", "chain").Inc()
 		s.sendScript(w, r, chainScript(base))
+	case routeAutoexec:
+		s.m.httpRequests.WithLabelValues("-", "chain").Inc()
+		s.sendScript(w, r, autoexecScript(base))
 	case routeScript:
 		s.serveScript(w, r, cfg, base, rt, log)
 	case routeArtifact:

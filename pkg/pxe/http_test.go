@@ -67,6 +67,10 @@ func TestHTTPScripts(t *testing.T) {
 	if code, body := get(t, base+"/boot.ipxe"); code != 200 || body != "#!ipxe\nchain "+base+"/boot/${net0/mac:hexhyp}.ipxe || exit\n" {
 		t.Errorf("/boot.ipxe = %d %q", code, body)
 	}
+	// UEFI HTTP boot: iPXE fetches autoexec.ipxe from beside ipxe.efi, with no address yet.
+	if code, body := get(t, base+"/autoexec.ipxe"); code != 200 || body != "#!ipxe\ndhcp || exit\nchain "+base+"/boot/${net0/mac:hexhyp}.ipxe || exit\n" {
+		t.Errorf("/autoexec.ipxe = %d %q", code, body)
+	}
 	// Empty cache: the node is told to wait and ask again.
 	if _, body := get(t, base+"/boot/52-54-00-00-00-11.ipxe"); !strings.Contains(body, "sleep 7\nchain "+base+"/boot/52-54-00-00-00-11.ipxe") {
 		t.Errorf("empty cache script:\n%s", body)

@@ -49,6 +49,7 @@ const (
 	routeArtifact                      // /artifacts/<name>
 	routeISO                           // /iso/<name>
 	routeFile                          // /<file in the iPXE folder>
+	routeAutoexec                      // /autoexec.ipxe
 )
 
 // route is a parsed HTTP boot path.
@@ -65,6 +66,8 @@ func parsePath(p string) (route, error) {
 	switch {
 	case p == "/boot.ipxe":
 		return route{kind: routeChain}, nil
+	case p == "/autoexec.ipxe":
+		return route{kind: routeAutoexec}, nil
 	case strings.HasPrefix(p, "/boot/"):
 		m, ok := strings.CutSuffix(p[len("/boot/"):], ".ipxe")
 		if !ok || len(m) != 17 {

@@ -12,6 +12,15 @@ func chainScript(base string) string {
 		"chain " + base + "/boot/${net0/mac:hexhyp}.ipxe || exit\n"
 }
 
+// autoexecScript is /autoexec.ipxe, which iPXE's EFI build fetches from beside its own URI
+// when UEFI HTTP boot started it (the BMC set the URI, so DHCP handed out no boot file): it
+// takes an address and chains to the NIC's script, as /boot.ipxe does after a PXE boot.
+func autoexecScript(base string) string {
+	return "#!ipxe\n" +
+		"dhcp || exit\n" +
+		"chain " + base + "/boot/${net0/mac:hexhyp}.ipxe || exit\n"
+}
+
 // discoveryScript boots the cached discovery image with the installer's kernel arguments;
 // the initrd and rootfs URLs point at the appliance.
 func discoveryScript(base, node string, m Manifest, extra []string) string {
