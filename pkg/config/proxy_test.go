@@ -51,8 +51,8 @@ func TestNoProxyCompleted(t *testing.T) {
 		".corp.example.com", "192.0.2.0/24", "registry.corp.example.com", // the lab file's, first
 		"172.16.0.0/24", "10.16.0.0/24", // lab networks (the machine network among them)
 		"10.128.0.0/14", "172.30.0.0/16", // cluster and service networks
-		".mycluster.contrail.lan",        // the cluster's domain
-		"172.16.0.100", "172.16.0.101",   // VIPs
+		".mycluster.contrail.lan",      // the cluster's domain
+		"172.16.0.100", "172.16.0.101", // VIPs
 		"172.16.0.1", "10.16.0.1", // the appliance
 	}
 	if got := lab.NoProxy(); !slices.Equal(got, want) {
