@@ -177,7 +177,7 @@ DisableViaHeader Yes
 	plog, _ := os.ReadFile(logFile)
 	t.Logf("tinyproxy log:\n%s", plog)
 	for _, want := range []string{
-		"CONNECT " + installerName + ":443", // installer, token endpoint, download, doctor
+		"CONNECT " + installerName + ":443",                                                        // installer, token endpoint, download, doctor
 		"CONNECT quay.io:443", "CONNECT registry.redhat.io:443", "CONNECT cloud.openshift.com:443", // doctor
 	} {
 		if !bytes.Contains(plog, []byte(want)) {
