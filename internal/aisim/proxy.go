@@ -123,3 +123,25 @@ func setInfraEnvProxy(ie *infraEnv, p *ai.Proxy) {
 	}
 	ie.ie.Proxy = &ai.Proxy{HTTPProxy: strp(deref(p.HTTPProxy)), HTTPSProxy: strp(deref(p.HTTPSProxy)), NoProxy: strp(deref(p.NoProxy))}
 }
+
+// Clusters returns the clusters the simulator holds, as the service would show them.
+func (s *Sim) Clusters() []ai.Cluster {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ai.Cluster
+	for _, cl := range s.sortedClusters() {
+		out = append(out, s.clusterView(cl, false))
+	}
+	return out
+}
+
+// InfraEnvs returns the infra envs the simulator holds (stored fields).
+func (s *Sim) InfraEnvs() []ai.InfraEnv {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ai.InfraEnv
+	for _, ie := range s.infraEnvs {
+		out = append(out, ie.ie)
+	}
+	return out
+}

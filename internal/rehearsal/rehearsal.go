@@ -84,6 +84,8 @@ type Result struct {
 	// Verify is the verify step's summary: the simulated cluster has no API server, so it says
 	// that the cluster's API was not checked.
 	Verify string
+	// Proxy is what the installer objects carry of the lab's proxy; nil without one.
+	Proxy *ProxyReport
 	// Problems are why the rehearsal failed; none when it passed.
 	Problems []string
 }
@@ -279,6 +281,8 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		r.Problems = append(r.Problems, problem)
 	}
 	r.Problems = append(r.Problems, r.check()...)
+	r.Proxy = proxyReport(sim, lab)
+	r.Problems = append(r.Problems, r.Proxy.problems(lab)...)
 	if problem := plan.strangerProblem(); problem != "" {
 		r.Problems = append(r.Problems, problem)
 	}

@@ -84,6 +84,10 @@ func checkProxy(ctx context.Context, env *Env) []Result {
 			out = append(out, ok(addr, "direct: on the no-proxy list (or loopback)"))
 			continue
 		}
+		if env.Loopback && !onLoopback(p.Hostname()) {
+			out = append(out, skipped(addr, "the rehearsal contacts no proxy off loopback ("+p.Host+")"))
+			continue
+		}
 		if !answered[p.Host] {
 			answered[p.Host] = true
 			conn, err := dialProxy(ctx, p, roots)
@@ -174,3 +178,8 @@ type bufferedConn struct {
 }
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+func onLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
