@@ -17,7 +17,7 @@ func sample() Snapshot {
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	return Snapshot{
 		Time: now, Version: "test",
-		Lab:     Lab{File: "/etc/cn2-appliance/lab.yaml", Zone: "mycluster.contrail.lan", OpenshiftVersion: "4.14", NeedsReprovision: true, ReprovisionWhy: "cluster.apiVIP changed"},
+		Lab: Lab{File: "/etc/cn2-appliance/lab.yaml", Zone: "mycluster.contrail.lan", OpenshiftVersion: "4.14", NeedsReprovision: true, ReprovisionWhy: "cluster.apiVIP changed"},
 		Cluster: Cluster{ID: "c-1", Status: "installing", StatusInfo: "Installation in progress", Progress: 42,
 			Proxy: &Proxy{HTTPProxy: "http://svc:[redacted]@proxy.corp:3128", HTTPSProxy: "http://svc:[redacted]@proxy.corp:3128",
 				NoProxy: []string{".corp", "172.16.0.0/24"}, TrustBundle: []string{"CN=Corp CA"}}},
