@@ -100,6 +100,25 @@ func checkProxy(ctx context.Context, env *Env) []Result {
 		}
 		out = append(out, connectThrough(ctx, p, addr, t.host, t.installer, roots, lab.Proxy.TrustBundleFile))
 	}
+	// A named proxy no destination went through (all direct, or only plain HTTP) must answer too.
+	for _, raw := range []string{oc.HTTPSProxy, oc.HTTPProxy} {
+		p, err := url.Parse(raw)
+		if raw == "" || err != nil || answered[p.Host] {
+			continue
+		}
+		answered[p.Host] = true
+		if env.Loopback && !onLoopback(p.Hostname()) {
+			out = append(out, skipped("proxy "+p.Host, "the rehearsal contacts no proxy off loopback"))
+			continue
+		}
+		conn, err := dialProxy(ctx, p, roots)
+		if err != nil {
+			out = append(out, failure("proxy "+p.Host, "check the proxy URL's host and port, and the route from the jump host to it", "the proxy does not answer: %v", err))
+			continue
+		}
+		conn.Close()
+		out = append(out, ok("proxy "+p.Host, "answers"))
+	}
 	return out
 }
 
