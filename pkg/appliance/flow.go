@@ -457,6 +457,11 @@ func installChanges(old, next *config.Lab) string {
 	if !reflect.DeepEqual(old.ExpectedHosts(), next.ExpectedHosts()) {
 		diffs = append(diffs, "nodes")
 	}
+	// The cluster and the discovery image carry the proxy, its password and bundle, and the
+	// no-proxy list derived from the networks.
+	if !reflect.DeepEqual(old.Proxy, next.Proxy) || !slices.Equal(old.NoProxy(), next.NoProxy()) {
+		diffs = append(diffs, "proxy")
+	}
 	return strings.Join(diffs, ", ")
 }
 
