@@ -26,6 +26,8 @@ packages=(
   # status page, metrics and service unit (test/e2e: statuspage, metrics, systemd tests): headless
   # chromium, promtool (shipped by prometheus), systemd-analyze
   chromium prometheus systemd
+  # the corporate proxy (pkg/outbound: appliance -> proxy -> installer in namespaces)
+  tinyproxy
 )
 
 missing=()

@@ -23,6 +23,8 @@ type plan struct {
 	ExpectedHosts []config.ExpectedHost           `json:"expectedHosts"`
 	Boot          []config.BootStep               `json:"bootPlan"`
 	InstallSteps  []string                        `json:"installSteps"`
+	// NoProxy is the final no-proxy list the installer objects get (none without a proxy).
+	NoProxy []string `json:"noProxy,omitempty"`
 }
 
 func newPlan(lab *config.Lab) plan {
@@ -34,6 +36,7 @@ func newPlan(lab *config.Lab) plan {
 		ExpectedHosts: lab.ExpectedHosts(),
 		Boot:          lab.BootPlan(),
 		InstallSteps:  flow.StepNames,
+		NoProxy:       lab.NoProxy(),
 	}
 	for _, n := range lab.Networks {
 		p.Reservations[n.Name] = lab.Reservations(n.Name)
@@ -96,6 +99,16 @@ func (p plan) writeText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(tw, "\n%s\n", ntpLine(lab))
+	if p := lab.Proxy; p.Enabled() {
+		fmt.Fprintf(tw, "\nProxy (cluster, discovery image, the appliance's calls): http %s, https %s\n", orNone(p.HTTPProxy), orNone(p.HTTPSProxy))
+		if p.Password.IsSet() {
+			fmt.Fprintln(tw, "  password from", secretSource(p.PasswordFile, string(p.PasswordEnv)))
+		}
+		for _, s := range p.TrustBundleSubjects {
+			fmt.Fprintf(tw, "  trusts %s (%s)\n", s, p.TrustBundleFile)
+		}
+		fmt.Fprintf(tw, "  no proxy for %s\n", strings.Join(lab.NoProxy(), ", "))
+	}
 	for _, z := range p.DNSZones {
 		fmt.Fprintf(tw, "\nDNS zone %s (NS %s)\n", z.Origin, z.NS)
 		for _, r := range z.Records {
@@ -143,4 +156,18 @@ func joinEndpoints(eps []netip.AddrPort) string {
 		s[i] = e.String()
 	}
 	return strings.Join(s, ", ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return config.RedactProxyURL(s)
+}
+
+func secretSource(file, env string) string {
+	if file != "" {
+		return file
+	}
+	return "${" + env + "}"
 }

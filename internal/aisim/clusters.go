@@ -80,6 +80,9 @@ func (s *Sim) registerCluster(w http.ResponseWriter, r *http.Request) {
 	case p.Platform != nil && p.Platform.Type == "baremetal" && p.UserManagedNetworking != nil && *p.UserManagedNetworking:
 		writeError(w, http.StatusBadRequest, "Can't set baremetal platform with user-managed-networking enabled")
 		return
+	case proxyProblem(p.HTTPProxy, p.HTTPSProxy, p.NoProxy) != "":
+		writeError(w, http.StatusBadRequest, proxyProblem(p.HTTPProxy, p.HTTPSProxy, p.NoProxy))
+		return
 	}
 	now := s.now()
 	id := s.newID()
@@ -105,6 +108,7 @@ func (s *Sim) registerCluster(w http.ResponseWriter, r *http.Request) {
 		ClusterNetworks: p.ClusterNetworks, ServiceNetworks: p.ServiceNetworks, MachineNetworks: p.MachineNetworks,
 		NetworkType: &nt, UserManagedNetworking: &umn, Platform: platform, ControlPlaneCount: cl.controlPlaneCount,
 		PullSecretSet: true, StatusUpdatedAt: &now, ImageInfo: &ai.ImageInfo{},
+		HTTPProxy: deref(p.HTTPProxy), HTTPSProxy: deref(p.HTTPSProxy), NoProxy: deref(p.NoProxy),
 	}
 	if len(cl.c.ClusterNetworks) == 0 {
 		cl.c.ClusterNetworks = []ai.ClusterNetwork{{CIDR: "10.128.0.0/14", HostPrefix: 23}}
@@ -254,6 +258,10 @@ func (s *Sim) updateCluster(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "pull secret for cluster is invalid: "+pullSecretProblem(*p.PullSecret))
 		return
 	}
+	if problem := proxyProblem(p.HTTPProxy, p.HTTPSProxy, p.NoProxy); problem != "" {
+		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = *v
@@ -262,6 +270,9 @@ func (s *Sim) updateCluster(w http.ResponseWriter, r *http.Request) {
 	set(&cl.c.Name, p.Name)
 	set(&cl.c.BaseDNSDomain, p.BaseDNSDomain)
 	set(&cl.pullSecret, p.PullSecret)
+	set(&cl.c.HTTPProxy, p.HTTPProxy)
+	set(&cl.c.HTTPSProxy, p.HTTPSProxy)
+	set(&cl.c.NoProxy, p.NoProxy)
 	if p.APIVIPs != nil {
 		cl.c.APIVIPs = withCluster(*p.APIVIPs, cl.c.ID)
 	}

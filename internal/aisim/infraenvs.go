@@ -47,6 +47,15 @@ func (s *Sim) registerInfraEnv(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Invalid NTP source: "+*p.AdditionalNTPSources)
 		return
 	}
+	if problem := infraEnvProxyProblem(p.Proxy); problem != "" {
+		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
+	p.AdditionalTrustBundle = strings.TrimSpace(p.AdditionalTrustBundle)
+	if problem := trustBundleProblem(p.AdditionalTrustBundle); problem != "" {
+		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
 	now := s.now()
 	id := s.newID()
 	imageType := p.ImageType
@@ -61,6 +70,8 @@ func (s *Sim) registerInfraEnv(w http.ResponseWriter, r *http.Request) {
 	if p.AdditionalNTPSources != nil {
 		ie.ie.AdditionalNTPSources = *p.AdditionalNTPSources
 	}
+	setInfraEnvProxy(ie, p.Proxy)
+	ie.ie.AdditionalTrustBundle = p.AdditionalTrustBundle
 	s.infraEnvs[id] = ie
 	s.event(p.ClusterID, "", "info", "Registered infra env "+id, now)
 	writeJSON(w, http.StatusCreated, s.infraEnvView(r, ie))
@@ -132,6 +143,17 @@ func (s *Sim) updateInfraEnv(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Invalid NTP source: "+*p.AdditionalNTPSources)
 		return
 	}
+	if problem := infraEnvProxyProblem(p.Proxy); problem != "" {
+		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
+	if p.AdditionalTrustBundle != nil {
+		*p.AdditionalTrustBundle = strings.TrimSpace(*p.AdditionalTrustBundle)
+		if problem := trustBundleProblem(*p.AdditionalTrustBundle); problem != "" {
+			writeError(w, http.StatusBadRequest, problem)
+			return
+		}
+	}
 	if p.IgnitionConfigOverride != "" {
 		if _, err := parseOverride(p.IgnitionConfigOverride); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -139,6 +161,10 @@ func (s *Sim) updateInfraEnv(w http.ResponseWriter, r *http.Request) {
 		}
 		ie.ie.IgnitionConfigOverride = p.IgnitionConfigOverride
 	}
+	if p.AdditionalTrustBundle != nil {
+		ie.ie.AdditionalTrustBundle = *p.AdditionalTrustBundle
+	}
+	setInfraEnvProxy(ie, p.Proxy)
 	if p.AdditionalNTPSources != nil {
 		ie.ie.AdditionalNTPSources = *p.AdditionalNTPSources
 	}

@@ -92,6 +92,8 @@ type Result struct {
 	Boot     string
 	BootKept []string
 	Booted   []BootReport
+	// Proxy is what the installer objects carry of the lab's proxy; nil without one.
+	Proxy *ProxyReport
 	// Problems are why the rehearsal failed; none when it passed.
 	Problems []string
 }
@@ -302,6 +304,8 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	}
 	r.Problems = append(r.Problems, r.check()...)
 	r.Problems = append(r.Problems, checkBoots(r.Booted, r.Installed)...)
+	r.Proxy = proxyReport(sim, lab)
+	r.Problems = append(r.Problems, r.Proxy.problems(lab)...)
 	if problem := plan.strangerProblem(); problem != "" {
 		r.Problems = append(r.Problems, problem)
 	}

@@ -48,6 +48,9 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Metrics, when set, counts request attempts (see NewMetrics).
 	Metrics *Metrics
+	// Redact are further secrets the client removes from its errors and log lines (the
+	// proxy password, which travels in the proxy URLs of cluster and infra env bodies).
+	Redact []string
 }
 
 // Client talks to the Assisted Installer REST API (v2). It is safe for concurrent use.
@@ -99,6 +102,9 @@ func New(cfg Config) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{base: u, hc: cfg.HTTPClient, cfg: cfg, log: log, secrets: &redactor{}, metrics: cfg.Metrics}
+	for _, s := range cfg.Redact {
+		c.secrets.add(s)
+	}
 	if cfg.OfflineToken != "" {
 		c.tokens = newTokenCache(cfg.OfflineToken, cfg.TokenURL, cfg.HTTPClient, cfg.Now, cfg.RefreshBefore)
 		c.secrets.add(cfg.OfflineToken)

@@ -84,6 +84,11 @@ type ClusterCreateParams struct {
 	CPUArchitecture       string           `json:"cpu_architecture,omitempty"`
 	AdditionalNTPSource   *string          `json:"additional_ntp_source,omitempty"`
 	SSHPublicKey          string           `json:"ssh_public_key,omitempty"`
+	// HTTPProxy, HTTPSProxy and NoProxy are the cluster's proxy; the URLs may carry a
+	// password. Never logged.
+	HTTPProxy  *string `json:"http_proxy,omitempty"`
+	HTTPSProxy *string `json:"https_proxy,omitempty"`
+	NoProxy    *string `json:"no_proxy,omitempty"`
 	// PullSecret is the pull secret's JSON text (see PullSecret). Never logged.
 	PullSecret string `json:"pull_secret"`
 }
@@ -101,6 +106,9 @@ type ClusterUpdateParams struct {
 	VIPDHCPAllocation   *bool             `json:"vip_dhcp_allocation,omitempty"`
 	SSHPublicKey        *string           `json:"ssh_public_key,omitempty"`
 	AdditionalNTPSource *string           `json:"additional_ntp_source,omitempty"`
+	HTTPProxy           *string           `json:"http_proxy,omitempty"`
+	HTTPSProxy          *string           `json:"https_proxy,omitempty"`
+	NoProxy             *string           `json:"no_proxy,omitempty"`
 	PullSecret          *string           `json:"pull_secret,omitempty"`
 }
 
@@ -144,6 +152,17 @@ type Cluster struct {
 	PullSecretSet          bool             `json:"pull_secret_set"`
 	InstallStartedAt       *time.Time       `json:"install_started_at,omitempty"`
 	InstallCompletedAt     *time.Time       `json:"install_completed_at,omitempty"`
+	// The cluster's proxy, as the service keeps it (the URLs may carry a password).
+	HTTPProxy  string `json:"http_proxy,omitempty"`
+	HTTPSProxy string `json:"https_proxy,omitempty"`
+	NoProxy    string `json:"no_proxy,omitempty"`
+}
+
+// Proxy is the infra env's proxy (definition proxy); the URLs may carry a password.
+type Proxy struct {
+	HTTPProxy  *string `json:"http_proxy,omitempty"`
+	HTTPSProxy *string `json:"https_proxy,omitempty"`
+	NoProxy    *string `json:"no_proxy,omitempty"`
 }
 
 // ImageInfo is cluster.image_info (legacy; always present, mostly empty in v2).
@@ -168,6 +187,9 @@ type InfraEnvCreateParams struct {
 	AdditionalNTPSources   *string          `json:"additional_ntp_sources,omitempty"`
 	IgnitionConfigOverride string           `json:"ignition_config_override,omitempty"`
 	KernelArguments        []KernelArgument `json:"kernel_arguments,omitempty"`
+	Proxy                  *Proxy           `json:"proxy,omitempty"`
+	// AdditionalTrustBundle is PEM: the hosts and the cluster they form trust its CAs.
+	AdditionalTrustBundle string `json:"additional_trust_bundle,omitempty"`
 	// PullSecret is the pull secret's JSON text. Never logged.
 	PullSecret string `json:"pull_secret"`
 }
@@ -179,6 +201,8 @@ type InfraEnvUpdateParams struct {
 	AdditionalNTPSources   *string           `json:"additional_ntp_sources,omitempty"`
 	IgnitionConfigOverride string            `json:"ignition_config_override,omitempty"`
 	KernelArguments        *[]KernelArgument `json:"kernel_arguments,omitempty"`
+	Proxy                  *Proxy            `json:"proxy,omitempty"`
+	AdditionalTrustBundle  *string           `json:"additional_trust_bundle,omitempty"`
 	PullSecret             string            `json:"pull_secret,omitempty"`
 }
 
@@ -198,10 +222,12 @@ type InfraEnv struct {
 	KernelArguments        *string    `json:"kernel_arguments,omitempty"`
 	// AdditionalNTPSources is a comma-separated list of NTP servers (names or addresses) the
 	// discovery agent adds to the hosts' chrony configuration.
-	AdditionalNTPSources string    `json:"additional_ntp_sources,omitempty"`
-	PullSecretSet        bool      `json:"pull_secret_set"`
-	CreatedAt            time.Time `json:"created_at"`
-	UpdatedAt            time.Time `json:"updated_at"`
+	AdditionalNTPSources  string    `json:"additional_ntp_sources,omitempty"`
+	PullSecretSet         bool      `json:"pull_secret_set"`
+	Proxy                 *Proxy    `json:"proxy,omitempty"`
+	AdditionalTrustBundle string    `json:"additional_trust_bundle,omitempty"`
+	CreatedAt             time.Time `json:"created_at"`
+	UpdatedAt             time.Time `json:"updated_at"`
 }
 
 // NodeLabel is one host node_labels entry.

@@ -20,6 +20,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin"
 	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin/kubeapi"
+	"github.com/cn2-appliance/cn2-appliance/pkg/outbound"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -29,6 +30,9 @@ import (
 type bootService struct {
 	pxe *pxe.Server
 	lab func() *config.Lab
+	// client downloads the boot artifacts and the ISO (outbound: the lab's proxy and trust
+	// bundle); nil: the PXE service's default.
+	client *http.Client
 }
 
 func (b bootService) SetProfile(mac, profile string) error {
@@ -45,14 +49,14 @@ func setProfile(p pxe.BootProfiles, mac, profile, reason string) error {
 }
 
 func (b bootService) CacheIPXEArtifacts(ctx context.Context, image string, script []byte) error {
-	_, err := b.pxe.Cache().FillImage(ctx, image, &pxe.InstallerSource{Script: pxe.ScriptBytes(script)})
+	_, err := b.pxe.Cache().FillImage(ctx, image, &pxe.InstallerSource{Script: pxe.ScriptBytes(script), Client: b.client})
 	return err
 }
 
 // CacheISO downloads the discovery ISO where the PXE service serves it, and returns the URL
 // the nodes' BMCs fetch it from: the appliance's machine-network address.
 func (b bootService) CacheISO(ctx context.Context, image, url string) (string, error) {
-	if _, err := b.pxe.Cache().Download(ctx, nil, image, DiscoveryISO, url); err != nil {
+	if _, err := b.pxe.Cache().Download(ctx, b.client, image, DiscoveryISO, url); err != nil {
 		return "", err
 	}
 	lab := b.lab()
@@ -97,6 +101,11 @@ func newServiceMetrics(reg prometheus.Registerer) (serviceMetrics, error) {
 // newFlow builds the install flow of lab and the power drivers of its nodes; drivers in prev
 // whose BMC settings lab does not change are kept.
 func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[string]flow.Power) (map[string]flow.Power, *flow.Flow, error) {
+	out, err := outbound.ForLab(lab).Client()
+	if err != nil {
+		return nil, nil, fmt.Errorf("appliance: outbound transport: %w", err)
+	}
+	a.log.Info("outbound calls: " + outbound.ForLab(lab).Describe())
 	client, err := newAIClient(lab, a.opts.AIHTTPClient, a.metrics.ai, a.log)
 	if err != nil {
 		return nil, nil, err
@@ -109,7 +118,7 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		Lab:           lab,
 		AI:            client,
 		Power:         power,
-		Boot:          bootService{pxe: a.pxe, lab: a.Lab},
+		Boot:          bootService{pxe: a.pxe, lab: a.Lab, client: out},
 		Store:         a.store,
 		Log:           a.log.With("service", "flow"),
 		OutputDir:     filepath.Join(a.stateDir(), OutputDir),
@@ -135,7 +144,18 @@ func (a *Appliance) clusterAPI(ctx context.Context) (nodejoin.API, error) {
 const flowMaxSilence = 15 * time.Minute
 
 func newAIClient(lab *config.Lab, hc *http.Client, metrics *ai.Metrics, log *slog.Logger) (*ai.Client, error) {
+	if hc == nil {
+		var err error
+		if hc, err = outbound.ForLab(lab).Client(); err != nil {
+			return nil, fmt.Errorf("appliance: installer client: %w", err)
+		}
+	}
+	var redact []string
+	if p := lab.Proxy.Password; p.IsSet() {
+		redact = append(redact, string(p.Reveal()))
+	}
 	c, err := ai.New(ai.Config{
+		Redact:       redact,
 		URL:          lab.AssistedInstaller.URL,
 		OfflineToken: string(lab.AssistedInstaller.OfflineToken.Reveal()),
 		TokenURL:     lab.AssistedInstaller.TokenURL,
@@ -436,6 +456,11 @@ func installChanges(old, next *config.Lab) string {
 	}
 	if !reflect.DeepEqual(old.ExpectedHosts(), next.ExpectedHosts()) {
 		diffs = append(diffs, "nodes")
+	}
+	// The cluster and the discovery image carry the proxy, its password and bundle, and the
+	// no-proxy list derived from the networks.
+	if !reflect.DeepEqual(old.Proxy, next.Proxy) || !slices.Equal(old.NoProxy(), next.NoProxy()) {
+		diffs = append(diffs, "proxy")
 	}
 	return strings.Join(diffs, ", ")
 }

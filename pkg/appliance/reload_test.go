@@ -23,6 +23,11 @@ func TestInstallChanges(t *testing.T) {
 		{"API VIP", func(l *config.Lab) { l.Cluster.APIVIP = netip.MustParseAddr("172.16.0.102") }, "cluster"},
 		{"installer URL", func(l *config.Lab) { l.AssistedInstaller.URL = "https://ai.lab.example" }, "assistedInstaller"},
 		{"a DPDK worker", func(l *config.Lab) { l.Nodes[3].DPDK = true }, "nodes"},
+		{"a proxy", func(l *config.Lab) { l.Proxy.HTTPSProxy = "http://proxy.corp.example:3128" }, "proxy"},
+		{"the proxy password", func(l *config.Lab) {
+			l.Proxy.HTTPSProxy = base.Proxy.HTTPSProxy
+			l.Proxy.Password = config.NewSecret([]byte("another"))
+		}, "proxy"},
 		{"a node's role and the cluster", func(l *config.Lab) {
 			l.Nodes[4].Role = config.RoleControlPlane
 			l.Cluster.OpenshiftVersion = "4.16"

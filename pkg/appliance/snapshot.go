@@ -3,9 +3,11 @@ package appliance
 import (
 	"encoding/json"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
@@ -128,6 +130,7 @@ func (a *Appliance) flowView(s *status.Snapshot) map[string]ai.Host {
 		if c.Progress != nil {
 			s.Cluster.Progress = c.Progress.TotalPercentage
 		}
+		s.Cluster.Proxy = clusterProxyView(c, a.Lab())
 	}
 	for name, id := range state.Hosts {
 		for _, h := range obs.Hosts {
@@ -143,4 +146,17 @@ func (a *Appliance) flowView(s *status.Snapshot) map[string]ai.Host {
 		s.UnknownHosts = append(s.UnknownHosts, status.UnknownHost{ID: h.ID, Hostname: h.Name(), MACs: h.MACs(), Status: h.Status})
 	}
 	return hosts
+}
+
+// clusterProxyView is the installer's cluster proxy for the status page, the password
+// redacted; nil when the cluster has none.
+func clusterProxyView(c *ai.Cluster, lab *config.Lab) *status.Proxy {
+	if c.HTTPProxy == "" && c.HTTPSProxy == "" {
+		return nil
+	}
+	p := &status.Proxy{HTTPProxy: config.RedactProxyURL(c.HTTPProxy), HTTPSProxy: config.RedactProxyURL(c.HTTPSProxy), TrustBundle: lab.Proxy.TrustBundleSubjects}
+	if c.NoProxy != "" {
+		p.NoProxy = strings.Split(c.NoProxy, ",")
+	}
+	return p
 }

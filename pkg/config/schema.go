@@ -16,6 +16,7 @@ type Lab struct {
 	NTP               NTP               `yaml:"ntp" json:"ntp"`
 	Boot              Boot              `yaml:"boot" json:"boot"`
 	Status            Status            `yaml:"status" json:"status"`
+	Proxy             Proxy             `yaml:"proxy" json:"proxy,omitzero"`
 	Nodes             []Node            `yaml:"nodes" json:"nodes"`
 
 	// File is the path the lab was loaded from; relative paths in it are relative to its folder.

@@ -30,6 +30,7 @@ func validate(ps *problems, l *Lab) {
 	v.cluster()
 	v.assistedInstaller()
 	v.services()
+	v.proxy()
 	v.nodes()
 }
 

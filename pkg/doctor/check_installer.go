@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/outbound"
 )
 
 // installerCheck asks the installer, from the appliance and with the lab's token, which
@@ -27,11 +28,23 @@ func checkInstaller(ctx context.Context, env *Env) []Result {
 	lab := env.Lab
 	ia := lab.AssistedInstaller
 	target := ia.URL
+	hc := env.HTTPClient
+	if hc == nil { // the appliance's own way out: the lab's proxy and trust bundle
+		var err error
+		if hc, err = outbound.ForLab(lab).Client(); err != nil {
+			return []Result{failure(target, "fix proxy.trustBundleFile", "%v", err)}
+		}
+	}
+	var redact []string
+	if pw := lab.Proxy.Password; pw.IsSet() {
+		redact = append(redact, string(pw.Reveal()))
+	}
 	c, err := ai.New(ai.Config{
+		Redact:         redact,
 		URL:            ia.URL,
 		OfflineToken:   string(ia.OfflineToken.Reveal()),
 		TokenURL:       ia.TokenURL,
-		HTTPClient:     env.HTTPClient,
+		HTTPClient:     hc,
 		RequestTimeout: 8 * time.Second,
 		MaxAttempts:    2,
 		BackoffBase:    200 * time.Millisecond,

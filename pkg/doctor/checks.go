@@ -8,6 +8,7 @@ var checks = []Check{
 	rogueDHCPCheck,
 	dnsCheck,
 	forwardersCheck,
+	proxyCheck,
 	installerCheck,
 	pullSecretCheck,
 	timeCheck,

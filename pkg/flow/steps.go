@@ -103,7 +103,7 @@ func (f *Flow) clusterParams() (ai.ClusterCreateParams, error) {
 	if len(f.d.Lab.Nodes) == 1 {
 		cp = 1
 	}
-	return ai.ClusterCreateParams{
+	return withProxy(f.d.Lab, ai.ClusterCreateParams{
 		Name:                  c.Name,
 		OpenshiftVersion:      c.OpenshiftVersion,
 		BaseDNSDomain:         c.BaseDomain,
@@ -118,7 +118,7 @@ func (f *Flow) clusterParams() (ai.ClusterCreateParams, error) {
 		ControlPlaneCount:     &cp,
 		SSHPublicKey:          c.SSHPublicKey,
 		PullSecret:            pull,
-	}, nil
+	}), nil
 }
 
 // findCluster returns the id of the lab's cluster at the installer: the saved one if it still
@@ -172,7 +172,9 @@ func (f *Flow) ensureCluster(ctx context.Context) error {
 			return err
 		}
 		id = c.ID
-		f.event(slog.LevelInfo, "", fmt.Sprintf("registered cluster %s (%s)", f.d.Lab.Zone(), id))
+		f.event(slog.LevelInfo, "", fmt.Sprintf("registered cluster %s (%s)%s", f.d.Lab.Zone(), id, proxyNote(f.d.Lab)))
+	} else if err := f.syncClusterProxy(ctx, id); err != nil {
+		return err
 	}
 	if id == f.State().ClusterID {
 		return nil
@@ -256,6 +258,9 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 	// updated; this runs before the boot artifacts are fetched, so the image has them.
 	ntpSources := lab.InfraEnvNTPSources()
 	syncNTP := func(ie *ai.InfraEnv) error {
+		if err := f.syncInfraEnvProxy(ctx, ie); err != nil {
+			return err
+		}
 		if ie.AdditionalNTPSources == ntpSources {
 			return nil
 		}
@@ -292,7 +297,7 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 	if err != nil {
 		return Permanent(err)
 	}
-	params := ai.InfraEnvCreateParams{
+	params := withInfraEnvProxy(lab, ai.InfraEnvCreateParams{
 		Name:             f.infraEnvName(),
 		ClusterID:        st.ClusterID,
 		OpenshiftVersion: lab.Cluster.OpenshiftVersion,
@@ -300,7 +305,7 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 		ImageType:        lab.AssistedInstaller.ImageType,
 		SSHAuthorizedKey: ptr(lab.Cluster.SSHPublicKey),
 		PullSecret:       pull,
-	}
+	})
 	if ntpSources != "" {
 		params.AdditionalNTPSources = &ntpSources
 	}
@@ -308,7 +313,7 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.event(slog.LevelInfo, "", fmt.Sprintf("registered infra env %s (NTP sources %q)", ie.ID, ntpSources))
+	f.event(slog.LevelInfo, "", fmt.Sprintf("registered infra env %s (NTP sources %q%s)", ie.ID, ntpSources, proxyNote(lab)))
 	return f.save(func(s *State) { s.InfraEnvID = ie.ID })
 }
 

@@ -17,8 +17,10 @@ func sample() Snapshot {
 	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	return Snapshot{
 		Time: now, Version: "test",
-		Lab:     Lab{File: "/etc/cn2-appliance/lab.yaml", Zone: "mycluster.contrail.lan", OpenshiftVersion: "4.14", NeedsReprovision: true, ReprovisionWhy: "cluster.apiVIP changed"},
-		Cluster: Cluster{ID: "c-1", Status: "installing", StatusInfo: "Installation in progress", Progress: 42},
+		Lab: Lab{File: "/etc/cn2-appliance/lab.yaml", Zone: "mycluster.contrail.lan", OpenshiftVersion: "4.14", NeedsReprovision: true, ReprovisionWhy: "cluster.apiVIP changed"},
+		Cluster: Cluster{ID: "c-1", Status: "installing", StatusInfo: "Installation in progress", Progress: 42,
+			Proxy: &Proxy{HTTPProxy: "http://svc:[redacted]@proxy.corp:3128", HTTPSProxy: "http://svc:[redacted]@proxy.corp:3128",
+				NoProxy: []string{".corp", "172.16.0.0/24"}, TrustBundle: []string{"CN=Corp CA"}}},
 		Steps: []Step{
 			{Name: "ensure-cluster", State: "done", Duration: 2 * time.Second},
 			{Name: "watch-install", State: "running", Attempts: 1},
@@ -86,6 +88,7 @@ func TestPage(t *testing.T) {
 		`data-loop="dhcp read ens4" data-alive="true"`, "idle: stopped on a permanent error",
 		`data-loop="dns tcp 172.16.0.1:53" data-alive="false"`, "wedged: no beat for 1m0s (allowed: 30s)",
 		"&lt;script&gt;alert(1)&lt;/script&gt;",
+		`<span class="mono" id="proxy-https">http://svc:[redacted]@proxy.corp:3128</span>`, `id="proxy-no-proxy">.corp, 172.16.0.0/24</span>`, "trusts <span class=\"mono\">CN=Corp CA</span>",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)

@@ -116,6 +116,17 @@ type Cluster struct {
 	Status     string `json:"status,omitempty"`
 	StatusInfo string `json:"statusInfo,omitempty"`
 	Progress   int    `json:"progressPercent"`
+	// Proxy is the cluster's proxy as the installer keeps it; nil when it has none.
+	Proxy *Proxy `json:"proxy,omitempty"`
+}
+
+// Proxy is a cluster's proxy. The URLs never carry a password: the appliance redacts it.
+type Proxy struct {
+	HTTPProxy  string   `json:"httpProxy,omitempty"`
+	HTTPSProxy string   `json:"httpsProxy,omitempty"`
+	NoProxy    []string `json:"noProxy,omitempty"`
+	// TrustBundle names the CAs of the lab's trust bundle (their subjects).
+	TrustBundle []string `json:"trustBundle,omitempty"`
 }
 
 // Step is one step of the install flow.
