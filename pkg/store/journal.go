@@ -189,8 +189,6 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// errTorn marks the end of the readable journal: a frame a crash cut short.
-var errTorn = errors.New("torn frame")
 
 // readFrames decodes the frames of a journal file in order. It stops without
 // error at the end of what was written (a zero length) or at a torn frame,
