@@ -189,7 +189,6 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-
 // readFrames decodes the frames of a journal file in order. It stops without
 // error at the end of what was written (a zero length) or at a torn frame,
 // and returns how many bytes were valid and whether the end was torn.
