@@ -7,12 +7,13 @@ import (
 )
 
 // Reply pacing defaults: at most DefaultReplyBurst replies to one
-// destination per DefaultReplyInterval (32,000/s to one relay, far above
-// what one relay forwards, yet never more in one go than a client's default
-// receive buffer holds).
+// destination at once, and DefaultReplyBurst per DefaultReplyInterval on
+// average (64,000/s to one relay: 32,000 leases/s, above what this server
+// commits; never more in one go than a client's default receive buffer
+// holds).
 const (
 	DefaultReplyBurst    = 32
-	DefaultReplyInterval = time.Millisecond
+	DefaultReplyInterval = 500 * time.Microsecond
 )
 
 // outbox holds jobs whose replies may leave (their ops are durable, or they
@@ -65,15 +66,21 @@ func destOf(r *reply) destination {
 	return destination{iface: r.iface, addr: r.dst.AddrPort()}
 }
 
-// pacer lets at most burst replies leave to one destination per interval;
-// the rest wait for a later interval, in order. Events are reported in job
-// order, each once its job's reply has left.
+// pacer is a token bucket per destination: a destination's tokens grow by
+// burst per interval up to burst, and each reply takes one, so no more than
+// burst replies leave for it at once and no more than burst per interval on
+// average; the rest wait, in order. Events are reported in job order, each
+// once its job's reply has left.
 type pacer struct {
-	burst int
-	every time.Duration
-	start time.Time           // of the current interval
-	used  map[destination]int // replies sent in it
-	queue []*paced
+	burst  int
+	every  time.Duration
+	tokens map[destination]bucket
+	queue  []*paced
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
 }
 
 type paced struct {
@@ -82,7 +89,7 @@ type paced struct {
 }
 
 func newPacer(burst int, every time.Duration) *pacer {
-	return &pacer{burst: burst, every: every, used: map[destination]int{}}
+	return &pacer{burst: burst, every: every, tokens: map[destination]bucket{}}
 }
 
 func (p *pacer) add(jobs []*job) {
@@ -91,15 +98,30 @@ func (p *pacer) add(jobs []*job) {
 	}
 }
 
-// release picks the replies that may leave now and the jobs whose events
-// may be reported (in order), and says how long until the next interval if
-// some reply must wait (0: none waits). held counts replies that had to wait
-// for the first time.
-func (p *pacer) release(now time.Time) (out []*reply, finished []*job, wait time.Duration, held int) {
-	if now.Sub(p.start) >= p.every {
-		p.start = now
-		clear(p.used)
+// take takes a token of d at now, if it has one.
+func (p *pacer) take(d destination, now time.Time) bool {
+	b, ok := p.tokens[d]
+	if !ok {
+		b = bucket{tokens: float64(p.burst), at: now}
 	}
+	if el := now.Sub(b.at); el > 0 {
+		b.tokens = min(float64(p.burst), b.tokens+float64(p.burst)*float64(el)/float64(p.every))
+		b.at = now
+	}
+	if b.tokens < 1 {
+		p.tokens[d] = b
+		return false
+	}
+	b.tokens--
+	p.tokens[d] = b
+	return true
+}
+
+// release picks the replies that may leave now and the jobs whose events
+// may be reported (in order), and says how long until a waiting reply gets
+// a token (0: none waits). held counts replies that had to wait for the
+// first time.
+func (p *pacer) release(now time.Time) (out []*reply, finished []*job, wait time.Duration, held int) {
 	for _, q := range p.queue {
 		if q.done {
 			continue
@@ -108,15 +130,13 @@ func (p *pacer) release(now time.Time) (out []*reply, finished []*job, wait time
 			q.done = true
 			continue
 		}
-		d := destOf(q.j.reply)
-		if p.used[d] >= p.burst {
+		if !p.take(destOf(q.j.reply), now) {
 			if !q.held {
 				q.held = true
 				held++
 			}
 			continue
 		}
-		p.used[d]++
 		q.done = true
 		out = append(out, q.j.reply)
 	}
@@ -126,7 +146,9 @@ func (p *pacer) release(now time.Time) (out []*reply, finished []*job, wait time
 	}
 	p.queue = append(p.queue[:0], p.queue[i:]...)
 	if len(p.queue) > 0 {
-		wait = max(p.start.Add(p.every).Sub(now), time.Microsecond)
+		wait = max(p.every/4, time.Microsecond) // a quarter of a burst
+	} else if len(p.tokens) > 1024 {
+		clear(p.tokens) // idle: forget destinations (every client's own address on renewals)
 	}
 	return out, finished, wait, held
 }
