@@ -71,6 +71,8 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds; the servers' order rotates between rounds and the means are compared")
 	serverCPU := flag.String("server-cpu", "0", "taskset -c for the server (empty: not pinned)")
 	clientCPU := flag.String("client-cpu", "1", "taskset -c for perfdhcp (empty: not pinned)")
+	burst := flag.Int("reply-burst", 0, "appliance: dhcp.Config.ReplyBurst (0: default)")
+	every := flag.Duration("reply-interval", 0, "appliance: dhcp.Config.ReplyInterval (0: default)")
 	only := flag.String("servers", "appliance,kea,limit", "the servers to run, of appliance, kea, limit")
 	flag.Parse()
 	switch {
@@ -87,7 +89,7 @@ func main() {
 		}
 		return
 	}
-	if err := bench(benchConfig{rate: *rate, period: *period, clients: *nclients, rounds: *rounds, serverCPU: *serverCPU, clientCPU: *clientCPU, servers: *only}); err != nil {
+	if err := bench(benchConfig{rate: *rate, period: *period, clients: *nclients, rounds: *rounds, serverCPU: *serverCPU, clientCPU: *clientCPU, servers: *only, burst: *burst, every: *every}); err != nil {
 		fmt.Fprintln(os.Stderr, "dhcp-bench:", err)
 		os.Exit(1)
 	}
@@ -97,6 +99,8 @@ type benchConfig struct {
 	rate, period, clients, rounds int
 	serverCPU, clientCPU          string
 	servers                       string // comma-separated
+	burst                         int
+	every                         time.Duration
 }
 
 // labConfig is the two lab networks; ctrl has a pool big enough for the
@@ -186,7 +190,7 @@ func bench(c benchConfig) error {
 		start func() (*exec.Cmd, error)
 	}
 	servers := []server{
-		{"appliance", func() (*exec.Cmd, error) { return startCN2(tp, tmp, c.serverCPU) }},
+		{"appliance", func() (*exec.Cmd, error) { return startCN2(tp, tmp, c) }},
 		{"kea", func() (*exec.Cmd, error) { return startKea(tp, tmp, c.serverCPU) }},
 		{"limit", func() (*exec.Cmd, error) { return startLimit(tp, c.serverCPU) }},
 	}
@@ -301,8 +305,10 @@ func load() string {
 
 // startCN2 re-executes this binary with -serve inside the server namespace
 // and waits for "ready".
-func startCN2(tp *dhcptest.Topology, tmp, cpu string) (*exec.Cmd, error) {
-	raw, err := json.Marshal(labConfig())
+func startCN2(tp *dhcptest.Topology, tmp string, c benchConfig) (*exec.Cmd, error) {
+	cfg := labConfig()
+	cfg.ReplyBurst, cfg.ReplyInterval = c.burst, c.every
+	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +320,7 @@ func startCN2(tp *dhcptest.Topology, tmp, cpu string) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, args := pinned(cpu, self, "-serve", cfgPath, "-state", filepath.Join(tmp, "state"))
+	name, args := pinned(c.serverCPU, self, "-serve", cfgPath, "-state", filepath.Join(tmp, "state"))
 	cmd := tp.Cmd(tp.Srv, name, args...)
 	cmd.Stderr = os.Stderr
 	return cmd, waitFor(cmd, "ready")
