@@ -59,6 +59,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func main() {
@@ -391,10 +392,12 @@ func serveDHCP(cfgPath, state string) error {
 		defer pprof.StopCPUProfile()
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := dhcp.New(cfg, st, nil, log)
+	reg := prometheus.NewRegistry()
+	s, err := dhcp.New(cfg, st, reg, log)
 	if err != nil {
 		return err
 	}
+	defer printCommits(reg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	done := make(chan error, 1)
@@ -471,6 +474,33 @@ func serveLimit() error {
 		return err
 	}
 	return nil
+}
+
+// printCommits prints, on stderr, the server's lease commit figures: groups,
+// mean fsync'd commit time, mean group size, replies paced.
+func printCommits(reg *prometheus.Registry) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return
+	}
+	var groups uint64
+	var secs, changes, paced float64
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "cn2_appliance_dhcp_lease_commit_duration_seconds":
+				groups, secs = m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+			case "cn2_appliance_dhcp_lease_commit_group_size":
+				changes = m.GetHistogram().GetSampleSum()
+			case "cn2_appliance_dhcp_replies_paced_total":
+				paced = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if groups > 0 {
+		fmt.Fprintf(os.Stderr, "    appliance: %d commit groups, %.2f ms mean commit (journal write + fdatasync), %.1f messages per group, %.0f replies paced\n",
+			groups, 1000*secs/float64(groups), changes/float64(groups), paced)
+	}
 }
 
 // auditCN2 checks that no address is held by two leases in the appliance's
