@@ -49,21 +49,11 @@ func (q *queue) take() []*job {
 
 // runCommitter commits queued jobs until stop is closed, then commits what
 // is left and returns. Everything queued while one group is being written
-// forms the next group: one fsync for all of them (group commit). The
-// replies of a committed group leave from their own goroutine, so the next
-// group is written while this one's ACKs are sent.
+// forms the next group: one journal fsync for all of them (group commit).
+// Committed jobs go to the outbox, whose loop sends their replies paced, so
+// the next group is written while this one's replies leave.
 func (s *Server) runCommitter(stop <-chan struct{}) {
-	answers := make(chan []*job, 64)
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		s.runAnswers(answers)
-	}()
-	defer func() {
-		close(answers)
-		<-sent
-	}()
-	deliver := func(jobs []*job) { answers <- jobs }
+	deliver := func(jobs []*job) { s.out.push(jobs, false) }
 	beat := s.live.Register("dhcp commit", 0)
 	defer beat.Done()
 	wake := time.NewTicker(beat.Every())
@@ -81,28 +71,8 @@ func (s *Server) runCommitter(stop <-chan struct{}) {
 	}
 }
 
-// runAnswers answers committed jobs until answers is closed. Lease listeners
-// run here: one that blocks wedges this loop, and the liveness check says so.
-func (s *Server) runAnswers(answers <-chan []*job) {
-	beat := s.live.Register("dhcp answer", 0)
-	defer beat.Done()
-	wake := time.NewTicker(beat.Every())
-	defer wake.Stop()
-	for {
-		beat.Beat()
-		select {
-		case jobs, ok := <-answers:
-			if !ok {
-				return
-			}
-			s.answer(jobs)
-		case <-wake.C:
-		}
-	}
-}
-
-// answer sends the replies of committed jobs and reports their events, in
-// commit order.
+// answer sends the replies of committed jobs at once (unpaced) and reports
+// their events, in commit order.
 func (s *Server) answer(jobs []*job) {
 	replies := make([]*reply, 0, len(jobs))
 	for _, j := range jobs {
@@ -136,12 +106,7 @@ func (s *Server) commitPending(deliver func([]*job)) {
 					j.rollback()
 				}
 				s.mu.Unlock()
-				network := ""
-				if j.reply != nil {
-					network = j.reply.network
-				} else if len(j.ops) > 0 {
-					network = j.ops[0].lease.Network
-				}
+				network := jobNetwork(j)
 				s.m.dropped(network, dropCommitFailed)
 				s.log.Error("dhcp: lease not stored, not answering", "network", network, "mac", j.mac, "ip", j.ip, "err", j.err)
 				continue
@@ -152,49 +117,37 @@ func (s *Server) commitPending(deliver func([]*job)) {
 	}
 }
 
-// write applies the jobs' ops in order: consecutive puts as one PutLeases
-// transaction, deletes one by one. If a grouped put fails, its jobs are
-// retried one by one so only the offending job fails.
+// write commits the jobs' ops, one atomic batch per job, all with one
+// journal fsync; a job the store refuses fails alone.
 func (s *Server) write(jobs []*job) {
-	type pending struct {
-		j *job
-		l store.Lease
-	}
-	var puts []pending
-	flush := func() {
-		if len(puts) == 0 {
-			return
-		}
-		ls := make([]store.Lease, len(puts))
-		for i, p := range puts {
-			ls[i] = p.l
-		}
-		if err := s.st.PutLeases(ls); err != nil {
-			for _, p := range puts {
-				if p.j.err != nil {
-					continue
-				}
-				if err := s.st.PutLease(p.l); err != nil {
-					p.j.err = fmt.Errorf("dhcp: store lease of %s on %s: %w", p.l.MAC, p.l.Network, err)
-				}
-			}
-		}
-		puts = puts[:0]
-	}
-	for _, j := range jobs {
+	batches := make([][]store.LeaseOp, len(jobs))
+	for i, j := range jobs {
+		b := make([]store.LeaseOp, 0, len(j.ops))
 		for _, o := range j.ops {
 			switch o.kind {
 			case opPut:
-				puts = append(puts, pending{j, o.lease})
+				b = append(b, store.LeaseOp{Lease: o.lease})
 			case opDelete:
-				flush()
-				if err := s.st.DeleteLease(o.lease.Network, o.lease.MAC); err != nil && j.err == nil {
-					j.err = fmt.Errorf("dhcp: delete lease of %s on %s: %w", o.lease.MAC, o.lease.Network, err)
-				}
+				b = append(b, store.LeaseOp{Delete: true, Lease: o.lease})
 			default:
 				j.err = errors.Join(j.err, fmt.Errorf("dhcp: unknown store op %d", o.kind))
 			}
 		}
+		batches[i] = b
 	}
-	flush()
+	for i, err := range s.st.CommitLeases(batches) {
+		if j := jobs[i]; err != nil && j.err == nil {
+			j.err = fmt.Errorf("dhcp: store lease change of %s on %s: %w", j.mac, jobNetwork(j), err)
+		}
+	}
+}
+
+func jobNetwork(j *job) string {
+	if j.reply != nil {
+		return j.reply.network
+	}
+	if len(j.ops) > 0 {
+		return j.ops[0].lease.Network
+	}
+	return ""
 }

@@ -21,6 +21,14 @@ type Config struct {
 	// Port is the server port (default 67); clients are answered on Port+1,
 	// relays on Port.
 	Port int
+	// ReplyBurst and ReplyInterval pace replies: at most ReplyBurst replies
+	// leave for one destination (a relay, a client address, an interface's
+	// broadcast) per ReplyInterval; the rest wait for the next interval, so
+	// a group of lease commits does not arrive as one burst that overflows a
+	// client's or a relay's receive buffer. Defaults DefaultReplyBurst per
+	// DefaultReplyInterval.
+	ReplyBurst    int
+	ReplyInterval time.Duration
 }
 
 // Network is one lab network (one subnet) the server answers on.
@@ -114,6 +122,12 @@ func compile(cfg Config) (*compiled, error) {
 	}
 	if cfg.Port == 0 {
 		cfg.Port = DefaultPort
+	}
+	if cfg.ReplyBurst <= 0 {
+		cfg.ReplyBurst = DefaultReplyBurst
+	}
+	if cfg.ReplyInterval <= 0 {
+		cfg.ReplyInterval = DefaultReplyInterval
 	}
 	if cfg.Port < 1 || cfg.Port > 65534 {
 		return nil, fmt.Errorf("dhcp: config: port %d out of range 1-65534", cfg.Port)

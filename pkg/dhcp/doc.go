@@ -7,9 +7,14 @@
 //
 // It owns the DHCP protocol decisions and the "leases" part of the state
 // folder, which it reads and writes only through pkg/store. A lease is
-// written to the store (group-committed with other concurrent writes, one
-// fsync per group) before the ACK that announces it leaves the server, so a
-// restart — even after SIGKILL — keeps every acknowledged lease. One address
+// written to the store's lease journal (group-committed with the other
+// changes that arrived meanwhile: one atomic batch per message, one
+// fdatasync per group) before the ACK that announces it leaves the server,
+// so a restart — even after SIGKILL — keeps every acknowledged lease. Every
+// reply then leaves through a pacer (a token bucket per destination:
+// Config.ReplyBurst at once, ReplyBurst per ReplyInterval), so a commit
+// group's ACKs do not arrive as one burst that overflows a client's or a
+// relay's receive buffer. One address
 // is never leased to two MACs on a network: the in-memory table decides and
 // the store's IP index refuses what would break it.
 //
@@ -19,7 +24,8 @@
 // pkg/appliance).
 //
 // Concurrency: Run owns every goroutine the package starts (one reader per
-// interface, one lease committer, one expiry sweeper) and stops them all
+// interface, one lease committer, one paced answer loop, one expiry
+// sweeper) and stops them all
 // before it returns. The insomniacslk server4.Server is deliberately not used
 // for serving: its Serve starts an untracked goroutine per packet; this
 // package uses server4.NewIPv4UDPConn for the socket and its own read loop.

@@ -26,6 +26,13 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if n := os.Getenv(burstEnv); n != "" {
+		if err := burstClient(n); err != nil {
+			fmt.Fprintln(os.Stderr, "burst client:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if cfgPath := os.Getenv(serveEnv); cfgPath != "" {
 		if err := serveHelper(cfgPath, os.Getenv(stateEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "serve helper:", err)

@@ -18,6 +18,7 @@ type metrics struct {
 	boots     *prometheus.CounterVec // network, kind
 	commitDur prometheus.Histogram
 	batch     prometheus.Histogram
+	held      prometheus.Counter
 
 	leases   *prometheus.Desc // network
 	poolSize *prometheus.Desc // network
@@ -46,6 +47,9 @@ func newMetrics(s *Server) *metrics {
 			Name: metricPrefix + "lease_commit_group_size", Help: "Lease changes written per store transaction group.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
+		held: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricPrefix + "replies_paced_total", Help: "Replies held for a later interval because their destination had had its burst.",
+		}),
 		leases:   prometheus.NewDesc(metricPrefix+"leases_active", "Unexpired leases, by network.", []string{"network"}, nil),
 		poolSize: prometheus.NewDesc(metricPrefix+"pool_addresses", "Addresses in the network's pool.", []string{"network"}, nil),
 		poolUsed: prometheus.NewDesc(metricPrefix+"pool_addresses_leased", "Pool addresses with an unexpired lease.", []string{"network"}, nil),
@@ -57,7 +61,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.drops, m.boots, m.commitDur, m.batch, (*gauges)(m)} {
+	for _, c := range []prometheus.Collector{m.messages, m.drops, m.boots, m.commitDur, m.batch, m.held, (*gauges)(m)} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("dhcp: register metrics: %w", err)
 		}
@@ -82,6 +86,12 @@ func (m *metrics) dropped(network string, why dropReason) {
 
 func (m *metrics) boot(network string, kind bootKind) {
 	m.boots.WithLabelValues(network, string(kind)).Inc()
+}
+
+func (m *metrics) deferred(n int) {
+	if n > 0 {
+		m.held.Add(float64(n))
+	}
 }
 
 func (m *metrics) commit(d time.Duration, jobs int) {

@@ -22,7 +22,8 @@ type Server struct {
 	log  *slog.Logger
 	plog *slog.Logger // per-packet warnings, rate-limited: a flood of clients must not flood the journal
 	m    *metrics
-	q    *queue
+	q    *queue  // jobs waiting for their lease commit
+	out  *outbox // jobs whose replies may leave
 	now  func() time.Time
 
 	mu     sync.Mutex // guards cfg and tables
@@ -63,7 +64,7 @@ func New(cfg Config, st *store.Store, reg prometheus.Registerer, log *slog.Logge
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{st: st, log: log, plog: ratelog.Logger(log, ratelog.DefaultInterval), q: newQueue(), now: time.Now, cfg: c, tables: map[string]*table{}, ready: make(chan struct{})}
+	s := &Server{st: st, log: log, plog: ratelog.Logger(log, ratelog.DefaultInterval), q: newQueue(), out: newOutbox(), now: time.Now, cfg: c, tables: map[string]*table{}, ready: make(chan struct{})}
 	s.m = newMetrics(s)
 	s.sendFn = s.sendOnSockets
 	for _, n := range c.networks {
@@ -269,8 +270,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.runMu.Unlock()
 	s.readyOnce.Do(func() { close(s.ready) })
 
-	stopCommit := make(chan struct{})
-	var bg sync.WaitGroup
+	stopCommit, stopAnswers := make(chan struct{}), make(chan struct{})
+	var bg, answers sync.WaitGroup
+	answers.Go(func() { s.runAnswers(stopAnswers) })
 	bg.Go(func() { s.runCommitter(stopCommit) })
 	bg.Go(func() { s.runSweeper(ctx) })
 	s.log.Info("dhcp: serving", "interfaces", interfaces)
@@ -286,7 +288,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.runMu.Unlock()
 	s.readers.Wait() // no new jobs after this
 	close(stopCommit)
-	bg.Wait() // committed jobs answered
+	bg.Wait() // everything committed
+	close(stopAnswers)
+	answers.Wait() // and answered
 	s.sockMu.Lock()
 	closeSockets(s.socks)
 	s.socks = nil

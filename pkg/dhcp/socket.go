@@ -116,7 +116,7 @@ func (s *Server) read(sk *socket, beat *liveness.Beat) error {
 			}
 			return fmt.Errorf("dhcp: read on %s: %w", sk.iface, err)
 		}
-		var replies []*reply
+		var now []*job // answers that wait for no commit
 		for _, m := range msgs[:n] {
 			req, err := dhcpv4.FromBytes(m.Buffers[0][:m.N])
 			if err != nil {
@@ -124,10 +124,12 @@ func (s *Server) read(sk *socket, beat *liveness.Beat) error {
 				continue
 			}
 			if j, queued := s.handle(sk.iface, req); j != nil && !queued && j.reply != nil {
-				replies = append(replies, j.reply)
+				now = append(now, j)
 			}
 		}
-		s.sendReplies(replies)
+		for _, j := range now[s.out.push(now, true):] {
+			s.m.dropped(j.reply.network, dropQueueFull)
+		}
 	}
 }
 

@@ -1,13 +1,16 @@
-// Package store is the appliance's persistence: one bbolt file, state.db, in
-// the state folder it is given. It owns that file and nothing else.
+// Package store is the appliance's persistence: one bbolt file, state.db, and
+// a lease journal (leases-<gen>.journal, see journal.go) in the state folder
+// it is given. It owns those files and nothing else.
 //
 // It holds DHCP leases (with an index from network+IP to MAC that keeps one
 // address from being given to two clients), small named JSON documents (the
 // install flow's progress, PXE boot profiles per MAC, "needs reprovision"
 // flags, ...), and a bounded event log.
 //
-// A write is durable when the call returns: every write is one bbolt
-// transaction, committed with fsync. The store knows nothing of the other
+// A write is durable when the call returns: documents and events are bbolt
+// transactions committed with fsync; lease writes are appended to the lease
+// journal and fdatasync'd (several batches per sync with CommitLeases), and
+// folded into bbolt in the background. The store knows nothing of the other
 // packages: its types are plain values, it does not import project packages,
 // it does not choose the state folder (the CLI does), and it does not decide
 // policy (which IP a client gets, when a lease may be taken over): it records
@@ -25,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,6 +71,21 @@ type Store struct {
 	db        *bolt.DB
 	path      string
 	maxEvents int
+
+	// Leases: served from mem (guarded by mu); written by holders of jmu
+	// only, so under jmu mem may be read without mu.
+	mu    sync.RWMutex
+	mem   memLeases
+	jmu   sync.Mutex
+	jf    *journalFile        // nil once closed
+	jerr  error               // a failed journal write: every later write fails
+	dirty map[string]struct{} // lease keys changed since the last fold
+
+	cmu        sync.Mutex     // one compaction at a time
+	retired    []*journalFile // switched away from, not yet folded
+	compactReq chan struct{}
+	compacted  chan struct{} // closed when the compactor has returned
+	closeOnce  sync.Once
 }
 
 // Open opens (creating if needed) the state folder dir (mode 0700) and its
@@ -90,11 +109,17 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, maxEvents: MaxEvents}
+	s := &Store{db: db, path: path, maxEvents: MaxEvents, mem: newMemLeases(), dirty: map[string]struct{}{},
+		compactReq: make(chan struct{}, 1), compacted: make(chan struct{})}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := s.recoverLeases(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	go s.runCompactor()
 	// Make the new file's (and folder's) directory entry durable too.
 	if err := syncDir(dir); err != nil {
 		db.Close()
@@ -137,12 +162,24 @@ func (s *Store) init() error {
 	return nil
 }
 
-// Close releases the file and its lock.
+// Close folds the lease journal into the bbolt file, then releases the
+// files and the lock.
 func (s *Store) Close() error {
+	var ferr error
+	s.closeOnce.Do(func() {
+		close(s.compactReq)
+		<-s.compacted
+		if err := s.compact(true); err != nil {
+			ferr = fmt.Errorf("store: close %s: %w", s.path, err) // the journal stays: the next Open replays it
+		}
+		for _, r := range s.retired {
+			r.f.Close()
+		}
+	})
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close %s: %w", s.path, err)
 	}
-	return nil
+	return ferr
 }
 
 // Path is the database file's path (dir/state.db).

@@ -27,7 +27,15 @@ func openTemp(t *testing.T) *Store {
 // IP index and the leases agree one to one.
 func checkIndex(t *testing.T, s *Store) {
 	t.Helper()
-	err := s.db.View(func(tx *bolt.Tx) error {
+	if err := s.CompactLeases(); err != nil {
+		t.Fatal(err)
+	}
+	inMemory, err := s.Leases("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBolt := 0
+	err = s.db.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			t.Errorf("bbolt check: %v", err)
 		}
@@ -43,11 +51,18 @@ func checkIndex(t *testing.T, s *Store) {
 			if got := string(byIP.Get(leaseIPKey(l.Network, l.IP))); got != l.MAC {
 				t.Errorf("index for %s on %s names %q, want %s", l.IP, l.Network, got, l.MAC)
 			}
+			if m, ok, _ := s.Lease(l.Network, l.MAC); !ok || !leaseEqual(m, l) {
+				t.Errorf("bbolt holds %+v, memory %+v (%v)", l, m, ok)
+			}
+			inBolt++
 			return nil
 		})
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if inBolt != len(inMemory) {
+		t.Errorf("bbolt holds %d leases after compaction, memory %d", inBolt, len(inMemory))
 	}
 }
 

@@ -125,3 +125,33 @@ func CanRun(bins ...string) string {
 	}
 	return ""
 }
+
+// UDPStats returns the Udp counters of /proc/net/snmp inside namespace ns
+// (InDatagrams, NoPorts, InErrors, OutDatagrams, RcvbufErrors, SndbufErrors,
+// ...): RcvbufErrors counts datagrams dropped because a socket's receive
+// buffer was full.
+func UDPStats(ns string) (map[string]int64, error) {
+	out, err := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").Output()
+	if err != nil {
+		return nil, fmt.Errorf("dhcptest: read /proc/net/snmp in %s: %w", ns, err)
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f[1:]
+			continue
+		}
+		stats := map[string]int64{}
+		for i, v := range f[1:] {
+			if i < len(names) {
+				stats[names[i]], _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		return stats, nil
+	}
+	return nil, fmt.Errorf("dhcptest: no Udp counters in /proc/net/snmp of %s", ns)
+}
