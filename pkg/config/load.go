@@ -103,6 +103,7 @@ func loadFiles(ps *problems, l *Lab, dir string) {
 			ai.OfflineToken = NewSecret(s)
 		}
 	}
+	loadDiscoveryPassword(ps, c, abs)
 	if c.ManifestsDir != "" {
 		c.Manifests = findManifests(ps, c.ManifestsDir)
 	}
