@@ -13,9 +13,9 @@ import (
 // Hardware is a simulated machine as its discovery agent reports it: the disks as the agent
 // sees them (the simulator adds the agent's and the service's eligibility verdicts).
 type Hardware struct {
-	CPUs        int
-	MemoryBytes int64
-	Disks       []ai.Disk
+	CPUs        int       `json:"cpus"`
+	MemoryBytes int64     `json:"memory_bytes"`
+	Disks       []ai.Disk `json:"disks"`
 }
 
 const gib = int64(1) << 30
@@ -250,8 +250,8 @@ func (s *Sim) selectDisks(h *host, p ai.HostUpdateParams) string {
 	return ""
 }
 
-// Formatted lists the disks of the host with this MAC that the install formats: those to be
-// formatted that are not skipped, and the installation disk. For tests.
+// Formatted says, for the host with this MAC, which disk the image is written to and which
+// other disks the install formats (to be formatted and not skipped). For tests.
 func (s *Sim) Formatted(mac string) (install string, formatted []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,7 +261,7 @@ func (s *Sim) Formatted(mac string) (install string, formatted []string) {
 	}
 	skip := ai.SplitIDs(h.h.SkipFormattingDisks)
 	for _, id := range ai.SplitIDs(h.h.DisksToBeFormatted) {
-		if !slices.Contains(skip, id) || id == h.h.InstallationDiskID {
+		if !slices.Contains(skip, id) && id != h.h.InstallationDiskID {
 			formatted = append(formatted, id)
 		}
 	}

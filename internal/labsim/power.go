@@ -15,7 +15,9 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
 // DriverName is the simulated BMC's driver name.
@@ -29,6 +31,9 @@ type Power struct {
 	MACs     []string // the first one boots
 	IPs      []string // CIDR addresses, one per MAC (optional)
 	Hostname string
+	// Hardware is what the node's discovery agent reports; nil: NodeHardware of a node
+	// named Hostname, seed 0.
+	Hardware *aisim.Hardware
 	Client   *http.Client
 	// Faults are this node's firmware and BMC faults (none when zero).
 	Faults NodeFaults
@@ -185,7 +190,7 @@ func (p *Power) start(ctx context.Context) error {
 	device, media := p.device, p.media
 	p.mu.Unlock()
 	if device == bmc.BootPXE || (device == bmc.BootCD && media != "") {
-		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname}); err != nil {
+		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname, "hardware": p.hardware()}); err != nil {
 			return err
 		}
 		p.count(func(c *Counts) { c.DiscoveryBoots++ })
@@ -198,6 +203,14 @@ func (p *Power) start(ctx context.Context) error {
 	p.on, p.forcedOff = true, false
 	p.mu.Unlock()
 	return nil
+}
+
+func (p *Power) hardware() *aisim.Hardware {
+	if p.Hardware != nil {
+		return p.Hardware
+	}
+	hw := NodeHardware(config.Node{Name: p.Hostname}, 0)
+	return &hw
 }
 
 // diskBooted tells the simulator the node booted its installed system from disk.

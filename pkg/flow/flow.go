@@ -125,6 +125,8 @@ type Flow struct {
 	observed Observed
 	nodes    map[string]NodeRecord
 	powers   map[string]Power
+	// diskProblems: nodes whose install disk does not match (disks.go).
+	diskProblems map[string]string
 }
 
 // New loads the flow's progress for the lab from the store.
