@@ -1,12 +1,14 @@
 package labsim
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	mrand "math/rand/v2"
 
 	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
@@ -74,4 +76,15 @@ func NodeHardware(n config.Node, seed uint64) aisim.Hardware {
 		disk("sdc", SlotBoot, "SSD", 32e9),
 		cd,
 	}}
+}
+
+// Hardware is the machine as its simulated BMC describes it (as a Redfish BMC does: CPUs,
+// memory, drives and their sizes), for the doctor's check before boot.
+func (p *Power) Hardware(ctx context.Context) (bmc.Hardware, error) {
+	m := p.machine()
+	hw := bmc.Hardware{CPUs: m.CPUs, MemoryBytes: m.MemoryBytes, Source: "simulated BMC"}
+	for _, d := range m.Disks {
+		hw.Disks = append(hw.Disks, bmc.HardwareDisk{Name: d.Name, SizeBytes: d.SizeBytes, Removable: d.Removable})
+	}
+	return hw, nil
 }

@@ -31,10 +31,10 @@ type Power struct {
 	MACs     []string // the first one boots
 	IPs      []string // CIDR addresses, one per MAC (optional)
 	Hostname string
-	// Hardware is what the node's discovery agent reports; nil: NodeHardware of a node
-	// named Hostname, seed 0.
-	Hardware *aisim.Hardware
-	Client   *http.Client
+	// Machine is what the node's discovery agent reports, and its BMC describes (Hardware);
+	// nil: NodeHardware of a node named Hostname, seed 0.
+	Machine *aisim.Hardware
+	Client  *http.Client
 	// Faults are this node's firmware and BMC faults (none when zero).
 	Faults NodeFaults
 
@@ -190,7 +190,7 @@ func (p *Power) start(ctx context.Context) error {
 	device, media := p.device, p.media
 	p.mu.Unlock()
 	if device == bmc.BootPXE || (device == bmc.BootCD && media != "") {
-		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname, "hardware": p.hardware()}); err != nil {
+		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname, "hardware": p.machine()}); err != nil {
 			return err
 		}
 		p.count(func(c *Counts) { c.DiscoveryBoots++ })
@@ -205,9 +205,9 @@ func (p *Power) start(ctx context.Context) error {
 	return nil
 }
 
-func (p *Power) hardware() *aisim.Hardware {
-	if p.Hardware != nil {
-		return p.Hardware
+func (p *Power) machine() *aisim.Hardware {
+	if p.Machine != nil {
+		return p.Machine
 	}
 	hw := NodeHardware(config.Node{Name: p.Hostname}, 0)
 	return &hw

@@ -12,4 +12,5 @@ var checks = []Check{
 	pullSecretCheck,
 	timeCheck,
 	portsCheck,
+	hardwareCheck,
 }

@@ -2,6 +2,8 @@ package flow
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -148,4 +150,14 @@ func describeDiskUpdate(p ai.HostUpdateParams) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// PreflightRequirements asks the installer for its hardware minimums of this lab's cluster;
+// an error until the cluster exists.
+func (f *Flow) PreflightRequirements(ctx context.Context) (*ai.PreflightRequirements, error) {
+	id := f.State().ClusterID
+	if id == "" {
+		return nil, errors.New("flow: no cluster yet")
+	}
+	return f.d.AI.PreflightRequirements(ctx, id)
 }
