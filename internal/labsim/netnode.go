@@ -106,7 +106,7 @@ func (n *NetNode) netboot(ctx context.Context) error {
 			if err := n.fetchArtifacts(ctx, text); err != nil {
 				return err
 			}
-			if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname}); err != nil {
+			if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname, "hardware": n.Power.machine()}); err != nil {
 				return err
 			}
 			n.count(func(c *Counts) { c.DiscoveryBoots++ })
