@@ -281,7 +281,7 @@ func TestDoctorNamespaces(t *testing.T) {
 			if res.Status == doctor.StatusWarning && res.Target != "jump host clock" { // the test machine's clock may be unsynchronised
 				t.Errorf("unexpected warning: %+v", res)
 			}
-			if res.Status == doctor.StatusSkipped {
+			if res.Status == doctor.StatusSkipped && res.Check != "hardware" { // the CLI reads no BMC
 				t.Errorf("skipped outside the rehearsal: %+v", res)
 			}
 		}

@@ -10,7 +10,7 @@ import (
 
 // serveControl is the test hook API of a standalone simulator (loopback only):
 //
-//	POST /_sim/boot        {"macs":["52:54:..."],"ips":["172.16.0.11/24"],"hostname":"master-0"}
+//	POST /_sim/boot        {"macs":["52:54:..."],"ips":["172.16.0.11/24"],"hostname":"master-0","hardware":{...}}
 //	POST /_sim/power-on    {"mac":"52:54:..."}
 //	POST /_sim/power-off-on-reboot {"mac":"52:54:..."}
 //	POST /_sim/discovery-after-write {"mac":"52:54:..."}
@@ -20,12 +20,13 @@ import (
 //	GET  /_sim/counts      → {"clusters":1,"infra_envs":1,"hosts":5}
 func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		MACs      []string `json:"macs"`
-		IPs       []string `json:"ips"`
-		Hostname  string   `json:"hostname"`
-		MAC       string   `json:"mac"`
-		ErrorRate float64  `json:"error_rate"`
-		LatencyMS int      `json:"latency_ms"`
+		MACs      []string  `json:"macs"`
+		IPs       []string  `json:"ips"`
+		Hostname  string    `json:"hostname"`
+		MAC       string    `json:"mac"`
+		ErrorRate float64   `json:"error_rate"`
+		LatencyMS int       `json:"latency_ms"`
+		Hardware  *Hardware `json:"hardware"`
 	}
 	if r.Method == http.MethodPost && r.ContentLength != 0 {
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
@@ -36,7 +37,7 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/_sim")
 	switch r.Method + " " + path {
 	case "POST /boot":
-		if err := s.NodeBooted(Node{MACs: in.MACs, IPs: in.IPs, Hostname: in.Hostname}); err != nil {
+		if err := s.NodeBooted(Node{MACs: in.MACs, IPs: in.IPs, Hostname: in.Hostname, Hardware: in.Hardware}); err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
 			return
 		}

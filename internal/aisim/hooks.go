@@ -77,6 +77,14 @@ func (s *Sim) register(p pendingBoot, at time.Time) {
 		}
 		inv.Interfaces = append(inv.Interfaces, nic)
 	}
+	hw := DefaultHardware()
+	if n.Hardware != nil {
+		hw = *n.Hardware
+	}
+	inv.CPU = &ai.CPU{Count: hw.CPUs, Architecture: "x86_64", ModelName: "aisim vCPU"}
+	inv.Memory = &ai.Memory{PhysicalBytes: hw.MemoryBytes, UsableBytes: hw.MemoryBytes - hw.MemoryBytes/50}
+	agent := agentDisks(hw.Disks)
+	inv.Disks = agent
 	invText, _ := jsonText(inv)
 	id := s.newID()
 	t := at
@@ -84,7 +92,7 @@ func (s *Sim) register(p pendingBoot, at time.Time) {
 		h: ai.Host{ID: id, Kind: "Host", Href: "/api/assisted-install/v2/infra-envs/" + ie.ie.ID + "/hosts/" + id,
 			InfraEnvID: ie.ie.ID, Status: "discovering", Role: ai.RoleAutoAssign, SuggestedRole: ai.RoleAutoAssign,
 			Inventory: invText, CheckedInAt: &t},
-		macs: n.MACs, inv: inv, labels: map[string]string{}, registeredAt: at, createdAt: at,
+		macs: n.MACs, inv: inv, agentDisks: agent, labels: map[string]string{}, registeredAt: at, createdAt: at,
 	}
 	if ie.ie.ClusterID != "" {
 		cl := s.clusters[ie.ie.ClusterID]
@@ -110,6 +118,7 @@ func (s *Sim) register(p pendingBoot, at time.Time) {
 		h.bootsDiscoveryAfterWrite = true
 	}
 	s.hosts[id] = h
+	s.refreshHardware(h)
 	var clusterID string
 	if h.h.ClusterID != nil {
 		clusterID = *h.h.ClusterID

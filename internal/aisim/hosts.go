@@ -154,6 +154,10 @@ func (s *Sim) updateHost(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if why := s.selectDisks(h, p); why != "" {
+		writeError(w, http.StatusBadRequest, why)
+		return
+	}
 	if p.HostName != nil {
 		h.h.RequestedHostname = *p.HostName
 	}

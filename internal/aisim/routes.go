@@ -26,6 +26,7 @@ func (s *Sim) routes() {
 	h("GET "+base+"/clusters/{id}/install-config", s.getInstallConfig)
 	h("PATCH "+base+"/clusters/{id}/install-config", s.updateInstallConfig)
 	h("GET "+base+"/clusters/{id}/hosts", s.listClusterHosts)
+	h("GET "+base+"/clusters/{id}/preflight-requirements", s.preflightRequirements)
 	h("GET "+base+"/clusters/{id}/manifests", s.listManifests)
 	h("POST "+base+"/clusters/{id}/manifests", s.createManifest)
 	h("DELETE "+base+"/clusters/{id}/manifests", s.deleteManifest)

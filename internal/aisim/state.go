@@ -40,6 +40,8 @@ type host struct {
 	h                ai.Host
 	macs             []string
 	inv              ai.Inventory
+	agentDisks       []ai.Disk           // the disks as the agent reported them
+	reqs             ai.HostRequirements // what the host's role needs (hardware.go)
 	labels           map[string]string
 	registeredAt     time.Time
 	stageIdx         int       // index in stages while installing
@@ -79,6 +81,8 @@ type Node struct {
 	IPs      []string // one CIDR address per MAC (optional), e.g. 172.16.0.11/24
 	Hostname string   // as DHCP gave it; "host-<mac>" when empty; "localhost" makes it insufficient
 	Serial   string
+	// Hardware is what the agent reports of the machine; nil: DefaultHardware.
+	Hardware *Hardware
 }
 
 func (s *Sim) now() time.Time { return s.opts.Clock.Now() }
@@ -214,14 +218,13 @@ func (s *Sim) advanceHost(cl *cluster, h *host, now time.Time) {
 const (
 	hostPendingUserAction = "installing-pending-user-action"
 	wrongBootOrderInfo    = "Expected the host to boot from disk, but it booted the installation image - please reboot and fix boot order to boot from disk"
-	simulatedDisk         = "(sda, /dev/disk/by-path/pci-0000:00:05.0)"
 )
 
 // bootedDiscoveryDuringReboot is the service's answer to a host that registers again while it
 // is in its Rebooting stage: it waits, pending user action, until its node boots from disk
 // (NodePoweredOn). Callers hold s.mu.
 func (s *Sim) bootedDiscoveryDuringReboot(cl *cluster, h *host, at time.Time) {
-	h.h.Status, h.h.StatusInfo = hostPendingUserAction, wrongBootOrderInfo+" "+simulatedDisk
+	h.h.Status, h.h.StatusInfo = hostPendingUserAction, wrongBootOrderInfo+" "+installDiskLabel(h)
 	s.event(cl.c.ID, h.h.ID, "warning", fmt.Sprintf("Host %s: updated status from installing-in-progress to installing-pending-user-action (%s)", h.name(), h.h.StatusInfo), at)
 	if cb, mac := s.opts.OnPendingUserAction, h.macs[0]; cb != nil {
 		s.notify(func() { cb(mac) })
@@ -248,6 +251,7 @@ func (s *Sim) hostPreInstallStatus(h *host, all []*host) {
 	default:
 		return
 	}
+	s.refreshHardware(h)
 	vals := hostValidations(h, all)
 	h.h.ValidationsInfo = vals.text
 	if vals.ok {

@@ -38,7 +38,8 @@ func render(checks []check) validationResult {
 	return res
 }
 
-// hostValidations checks what the simulator models of a host: a valid, unique hostname.
+// hostValidations checks what the simulator models of a host: a valid, unique hostname, and
+// its hardware for its role (hardware.go).
 func hostValidations(h *host, all []*host) validationResult {
 	name := h.name()
 	unique := true
@@ -48,11 +49,11 @@ func hostValidations(h *host, all []*host) validationResult {
 		}
 	}
 	valid := name != "" && name != "localhost" && !strings.ContainsAny(name, " _/")
-	return render([]check{
+	return render(append([]check{
 		{"hardware", "has-inventory", true, "", "Valid inventory exists for the host"},
 		{"network", "hostname-valid", valid, "Hostname " + name + " is forbidden", "Hostname " + name + " is allowed"},
 		{"network", "hostname-unique", unique, "Hostname " + name + " is not unique in cluster", "Hostname " + name + " is unique in cluster"},
-	})
+	}, hardwareChecks(h)...))
 }
 
 // validateCluster sets a pre-install cluster's validations and its insufficient/ready status.

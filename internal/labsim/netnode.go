@@ -123,7 +123,7 @@ func (n *NetNode) runScript(ctx context.Context, script string) error {
 			if err := n.fetchArtifacts(ctx, text); err != nil {
 				return err
 			}
-			if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname}); err != nil {
+			if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname, "hardware": n.Power.machine()}); err != nil {
 				return err
 			}
 			n.count(func(c *Counts) { c.DiscoveryBoots++ })

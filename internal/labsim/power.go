@@ -15,7 +15,9 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/aisim"
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
 // DriverName is the simulated BMC's driver name.
@@ -29,7 +31,10 @@ type Power struct {
 	MACs     []string // the first one boots
 	IPs      []string // CIDR addresses, one per MAC (optional)
 	Hostname string
-	Client   *http.Client
+	// Machine is what the node's discovery agent reports, and its BMC describes (Hardware);
+	// nil: NodeHardware of a node named Hostname, seed 0.
+	Machine *aisim.Hardware
+	Client  *http.Client
 	// Faults are this node's firmware and BMC faults (none when zero).
 	Faults NodeFaults
 	// NoHTTPBoot makes the BMC one that does not advertise UEFI HTTP boot: it refuses boot
@@ -195,7 +200,7 @@ func (p *Power) start(ctx context.Context) error {
 	device, media, uri := p.device, p.media, p.httpURI
 	p.mu.Unlock()
 	if device == bmc.BootPXE || (device == bmc.BootCD && media != "") || (device == bmc.BootHTTP && uri != "") {
-		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname}); err != nil {
+		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname, "hardware": p.machine()}); err != nil {
 			return err
 		}
 		p.count(func(c *Counts) { c.DiscoveryBoots++ })
@@ -208,6 +213,14 @@ func (p *Power) start(ctx context.Context) error {
 	p.on, p.forcedOff = true, false
 	p.mu.Unlock()
 	return nil
+}
+
+func (p *Power) machine() *aisim.Hardware {
+	if p.Machine != nil {
+		return p.Machine
+	}
+	hw := NodeHardware(config.Node{Name: p.Hostname}, 0)
+	return &hw
 }
 
 // diskBooted tells the simulator the node booted its installed system from disk.

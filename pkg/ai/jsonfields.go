@@ -125,6 +125,9 @@ type Inventory struct {
 	BMCAddress   string       `json:"bmc_address,omitempty"`
 	Interfaces   []Interface  `json:"interfaces"`
 	SystemVendor SystemVendor `json:"system_vendor"`
+	Disks        []Disk       `json:"disks,omitempty"`
+	CPU          *CPU         `json:"cpu,omitempty"`
+	Memory       *Memory      `json:"memory,omitempty"`
 }
 
 // ParseInventory decodes host.inventory ("" → nil: the host has not sent one yet).

@@ -241,6 +241,9 @@ type HostUpdateParams struct {
 	HostName   *string      `json:"host_name,omitempty"`
 	HostRole   *string      `json:"host_role,omitempty"`
 	NodeLabels *[]NodeLabel `json:"node_labels,omitempty"`
+	// DisksSelectedConfig sets the installation disk (role install); see disks.go.
+	DisksSelectedConfig *[]DiskConfigParams         `json:"disks_selected_config,omitempty"`
+	DisksSkipFormatting *[]DiskSkipFormattingParams `json:"disks_skip_formatting,omitempty"`
 }
 
 // HostProgress is host.progress.
@@ -269,6 +272,12 @@ type Host struct {
 	Inventory         string        `json:"inventory,omitempty"`
 	NodeLabels        string        `json:"node_labels,omitempty"`
 	CheckedInAt       *time.Time    `json:"checked_in_at,omitempty"`
+	// InstallationDiskID is the inventory disk the image goes to; DisksToBeFormatted and
+	// SkipFormattingDisks are comma-separated disk ids (see disks.go).
+	InstallationDiskID   string `json:"installation_disk_id,omitempty"`
+	InstallationDiskPath string `json:"installation_disk_path,omitempty"`
+	DisksToBeFormatted   string `json:"disks_to_be_formatted,omitempty"`
+	SkipFormattingDisks  string `json:"skip_formatting_disks,omitempty"`
 }
 
 // Manifest is one entry of the manifest list, and the answer to create manifest.

@@ -47,6 +47,7 @@ func (a *Appliance) preflight(ctx context.Context) error {
 		Loopback:   a.opts.Loopback,
 		Log:        a.log.With("service", "doctor"),
 	}
+	a.hardwareEnv(&env)
 	r := doctor.Run(ctx, env, a.opts.SkipPreflight)
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -65,6 +65,7 @@ func (a *Appliance) Snapshot() status.Snapshot {
 				node.Remedies = append(node.Remedies, status.Remedy{Time: rem.At, Action: string(rem.Action), Reason: rem.Reason, Error: rem.Err})
 			}
 		}
+		nodeFacts(&s, &node, a.Flow())
 		if len(n.NICs) > 0 { // the flow sets every NIC of a node alike
 			if p, err := a.pxe.Profiles().Profile(n.NICs[0].MAC.HardwareAddr()); err == nil {
 				node.PXEProfile = string(p)
@@ -140,7 +141,9 @@ func (a *Appliance) flowView(s *status.Snapshot) map[string]ai.Host {
 		}
 	}
 	for _, f := range obs.Failing {
-		s.Validations = append(s.Validations, status.Validation{Scope: f.Scope, ID: f.ID, Status: f.Status, Message: f.Message})
+		v := status.Validation{Scope: f.Scope, ID: f.ID, Status: f.Status, Message: f.Message}
+		v.Plain, v.Fix = status.ExplainValidation(f.ID)
+		s.Validations = append(s.Validations, v)
 	}
 	for _, h := range obs.UnknownHosts {
 		s.UnknownHosts = append(s.UnknownHosts, status.UnknownHost{ID: h.ID, Hostname: h.Name(), MACs: h.MACs(), Status: h.Status})

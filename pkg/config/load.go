@@ -104,6 +104,7 @@ func loadFiles(ps *problems, l *Lab, dir string) {
 		}
 	}
 	loadProxy(ps, l, abs)
+	loadDiscoveryPassword(ps, c, abs)
 	if c.ManifestsDir != "" {
 		c.Manifests = findManifests(ps, c.ManifestsDir)
 	}

@@ -11,13 +11,15 @@ type Lab struct {
 	Cluster           Cluster           `yaml:"cluster" json:"cluster"`
 	AssistedInstaller AssistedInstaller `yaml:"assistedInstaller" json:"assistedInstaller"`
 	Networks          []Network         `yaml:"networks" json:"networks"`
-	DNS               DNS               `yaml:"dns" json:"dns"`
-	DHCP              DHCP              `yaml:"dhcp" json:"dhcp"`
-	NTP               NTP               `yaml:"ntp" json:"ntp"`
-	Boot              Boot              `yaml:"boot" json:"boot"`
-	Status            Status            `yaml:"status" json:"status"`
-	Proxy             Proxy             `yaml:"proxy" json:"proxy,omitzero"`
-	Nodes             []Node            `yaml:"nodes" json:"nodes"`
+	// AllowNoDefaultRoute accepts a lab where no network has a gateway: a fabric with no router.
+	AllowNoDefaultRoute bool   `yaml:"allowNoDefaultRoute" json:"allowNoDefaultRoute,omitempty"`
+	DNS                 DNS    `yaml:"dns" json:"dns"`
+	DHCP                DHCP   `yaml:"dhcp" json:"dhcp"`
+	NTP                 NTP    `yaml:"ntp" json:"ntp"`
+	Boot                Boot   `yaml:"boot" json:"boot"`
+	Status              Status `yaml:"status" json:"status"`
+	Proxy               Proxy  `yaml:"proxy" json:"proxy,omitzero"`
+	Nodes               []Node `yaml:"nodes" json:"nodes"`
 
 	// File is the path the lab was loaded from; relative paths in it are relative to its folder.
 	File string `yaml:"-" json:"file"`
@@ -46,6 +48,12 @@ type Cluster struct {
 	// IgnitionFiles are Ignition configs (JSON, spec 3.0-3.2) merged into the discovery image's
 	// ignition override, after the CN2 certificate patch.
 	IgnitionFiles []string `yaml:"ignitionFiles" json:"ignitionFiles,omitempty"`
+	// DiscoveryKernelArguments are appended to the discovery image's kernel arguments.
+	DiscoveryKernelArguments []string `yaml:"discoveryKernelArguments" json:"discoveryKernelArguments,omitempty"`
+	// DiscoveryPasswordFile holds a crypt(3) password hash for user core in the discovery
+	// image, for console access to a node that hangs in discovery. A secret.
+	DiscoveryPasswordFile string `yaml:"discoveryPasswordFile" json:"discoveryPasswordFile,omitempty"`
+	DiscoveryPasswordHash Secret `yaml:"-" json:"-"`
 
 	SSHPublicKey string `yaml:"-" json:"sshPublicKey"` // public: fine to show
 	PullSecret   Secret `yaml:"-" json:"-"`
@@ -173,6 +181,11 @@ type Node struct {
 	BMC    BMC               `yaml:"bmc" json:"bmc"`
 	// BootMethod overrides boot.method for this node (pxe | virtual-media | uefi-http).
 	BootMethod string `yaml:"bootMethod" json:"bootMethod,omitempty"`
+	// InstallDisk says which disk the image is written to (see disk.go); unset, the
+	// installer chooses.
+	InstallDisk *InstallDisk `yaml:"installDisk" json:"installDisk,omitempty"`
+	// WipeDisks lets the installer format the node's other disks that hold partitions.
+	WipeDisks bool `yaml:"wipeDisks" json:"wipeDisks,omitempty"`
 }
 
 // NIC is one of a node's interfaces on a lab network.

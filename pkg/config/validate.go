@@ -32,6 +32,8 @@ func validate(ps *problems, l *Lab) {
 	v.services()
 	v.proxy()
 	v.nodes()
+	v.defaultRoute()
+	v.discoveryAccess()
 }
 
 // required reports a missing key; a key that is present but failed to decode has its own error.
@@ -437,6 +439,7 @@ func (v *validator) nodes() {
 		v.nics(p, n, macs, ips)
 		v.bmc(p+".bmc", n.BMC)
 		v.bootMethod(p, n)
+		v.installDisk(p, n)
 	}
 	if !(controlPlane == 3 || (controlPlane == 1 && workers == 0)) {
 		v.ps.errorf("nodes", "found %d control-plane and %d worker nodes; a cluster needs three control-plane nodes, or exactly one and no workers (single-node OpenShift)", controlPlane, workers)

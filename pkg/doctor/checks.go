@@ -13,4 +13,5 @@ var checks = []Check{
 	pullSecretCheck,
 	timeCheck,
 	portsCheck,
+	hardwareCheck,
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
+	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
@@ -57,6 +59,10 @@ type Env struct {
 	// adjust (see the README).
 	Loopback bool
 	Log      *slog.Logger
+	// NodeHardware reads a node's hardware from its BMC (check_hardware.go); nil: not here.
+	NodeHardware func(ctx context.Context, node string) (bmc.Hardware, error)
+	// Requirements asks the installer for its minimums by role; nil or failing: its defaults.
+	Requirements func(ctx context.Context) (*ai.PreflightRequirements, error)
 }
 
 // Report is one run of the doctor.

@@ -174,7 +174,7 @@ func (f *Flow) ensureDay2InfraEnv(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", Permanent(err)
 	}
-	ign, err := ai.BuildIgnitionOverride(true, lab.Cluster.Ignition...)
+	ign, err := f.discoveryIgnition() // day-2 workers get the same debug access
 	if err != nil {
 		return "", Permanent(err)
 	}
@@ -187,6 +187,7 @@ func (f *Flow) ensureDay2InfraEnv(ctx context.Context) (string, error) {
 		SSHAuthorizedKey:       ptr(lab.Cluster.SSHPublicKey),
 		PullSecret:             pull,
 		IgnitionConfigOverride: ign,
+		KernelArguments:        discoveryKernelArguments(lab),
 	}
 	if ntp := lab.InfraEnvNTPSources(); ntp != "" {
 		params.AdditionalNTPSources = &ntp

@@ -127,6 +127,8 @@ type Flow struct {
 	powers   map[string]Power
 	// httpFallback holds the nodes whose UEFI HTTP boot fell back to PXE (said once each).
 	httpFallback sync.Map
+	// diskProblems: nodes whose install disk does not match (disks.go).
+	diskProblems map[string]string
 }
 
 // New loads the flow's progress for the lab from the store.

@@ -257,9 +257,16 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 	// machine network (the appliance, when it serves NTP). An infra env found with others is
 	// updated; this runs before the boot artifacts are fetched, so the image has them.
 	ntpSources := lab.InfraEnvNTPSources()
+	kargs := discoveryKernelArguments(lab)
 	syncNTP := func(ie *ai.InfraEnv) error {
 		if err := f.syncInfraEnvProxy(ctx, ie); err != nil {
 			return err
+		}
+		if !kernelArgumentsAre(ie, kargs) {
+			if _, err := f.d.AI.UpdateInfraEnv(ctx, ie.ID, ai.InfraEnvUpdateParams{KernelArguments: &kargs}); err != nil {
+				return err
+			}
+			f.event(slog.LevelInfo, "", fmt.Sprintf("infra env %s: discovery kernel arguments set to %q", ie.ID, lab.Cluster.DiscoveryKernelArguments))
 		}
 		if ie.AdditionalNTPSources == ntpSources {
 			return nil
@@ -305,6 +312,7 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 		ImageType:        lab.AssistedInstaller.ImageType,
 		SSHAuthorizedKey: ptr(lab.Cluster.SSHPublicKey),
 		PullSecret:       pull,
+		KernelArguments:  kargs,
 	})
 	if ntpSources != "" {
 		params.AdditionalNTPSources = &ntpSources
@@ -318,7 +326,7 @@ func (f *Flow) ensureInfraEnv(ctx context.Context) error {
 }
 
 func (f *Flow) patchIgnition(ctx context.Context) error {
-	want, err := ai.BuildIgnitionOverride(true, f.d.Lab.Cluster.Ignition...)
+	want, err := f.discoveryIgnition()
 	if err != nil {
 		return Permanent(err)
 	}
@@ -417,8 +425,12 @@ func (f *Flow) discoverIn(ctx context.Context, infraEnvID string, nodes []config
 				missing++
 				continue
 			}
-			if err := f.bindHost(ctx, n, h); err != nil {
+			ok, err := f.bindHost(ctx, n, h)
+			if err != nil {
 				return false, err
+			}
+			if !ok {
+				missing++ // its install disk does not match: held until the lab changes
 			}
 		}
 		return missing == 0, nil
@@ -463,25 +475,34 @@ func installerRole(role string) string {
 	return config.HostRoleWorker
 }
 
-func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) error {
+// bindHost names the node's host, gives it its role and its disks (disks.go); ok is false
+// while the node's install disk does not match its inventory.
+func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) (ok bool, err error) {
 	want := installerRole(n.Role)
-	var p ai.HostUpdateParams
+	p, diskProblem := diskUpdate(n, h)
+	f.noteDiskProblem(n.Name, diskProblem)
+	disks := p.DisksSelectedConfig != nil || p.DisksSkipFormatting != nil
 	if h.RequestedHostname != n.Name {
 		p.HostName = ptr(n.Name)
 	}
 	if h.Role != want {
 		p.HostRole = ptr(want)
 	}
-	if p.HostName != nil || p.HostRole != nil {
+	if p.HostName != nil || p.HostRole != nil || disks {
 		if _, err := f.d.AI.UpdateHost(ctx, h.InfraEnvID, h.ID, p); err != nil {
-			return err
+			return false, err
 		}
-		f.event(slog.LevelInfo, n.Name, fmt.Sprintf("bound host %s as %s", h.ID, want))
+		if p.HostName != nil || p.HostRole != nil {
+			f.event(slog.LevelInfo, n.Name, fmt.Sprintf("bound host %s as %s", h.ID, want))
+		}
+		if disks {
+			f.event(slog.LevelInfo, n.Name, describeDiskUpdate(p))
+		}
 	}
 	if f.State().Hosts[n.Name] == h.ID {
-		return nil
+		return diskProblem == "", nil
 	}
-	return f.save(func(s *State) {
+	return diskProblem == "", f.save(func(s *State) {
 		if s.Hosts == nil {
 			s.Hosts = map[string]string{}
 		}

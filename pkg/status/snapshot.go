@@ -159,6 +159,8 @@ type Node struct {
 	NeedsAttention string `json:"needsAttention,omitempty"`
 	// Remedies are the remedies the flow applied to the node, oldest first (the last few).
 	Remedies []Remedy `json:"remedies,omitempty"`
+	// Failing are the node's failing installer validations that a lab key fixes.
+	Failing []Validation `json:"failing,omitempty"`
 }
 
 // Remedy is one remedy the install flow applied to a node.
@@ -191,6 +193,9 @@ type Validation struct {
 	ID      string `json:"id"`
 	Status  string `json:"status"`
 	Message string `json:"message"`
+	// Plain is the validation in plain words, Fix the lab key that fixes it (ExplainValidation).
+	Plain string `json:"plain,omitempty"`
+	Fix   string `json:"fix,omitempty"`
 }
 
 // Event is one entry of the appliance's event log.
