@@ -26,6 +26,9 @@ packages=(
   # status page, metrics and service unit (test/e2e: statuspage, metrics, systemd tests): headless
   # chromium, promtool (shipped by prometheus), systemd-analyze
   chromium prometheus systemd
+  # shell completion (cmd/cn2-appliance completion test): bash-completion's helpers the generated
+  # bash script calls
+  bash-completion
 )
 
 missing=()
