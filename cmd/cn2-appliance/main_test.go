@@ -17,6 +17,10 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	if os.Getenv("CN2_APPLIANCE_TEST_JOURNAL_LOG") == "1" { // a logging process for journald_test.go
+		logToJournal()
+		os.Exit(0)
+	}
 	// git checks the example secrets out world-readable; keep warnings out of the way.
 	files, _ := filepath.Glob("../../configs/example-secrets/*")
 	for _, f := range files {
