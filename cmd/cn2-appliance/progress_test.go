@@ -159,3 +159,42 @@ func TestRehearseLiveView(t *testing.T) {
 		t.Logf("terminal (last 3000 bytes): %q", out[max(0, len(out)-3000):])
 	}
 }
+
+// TestRehearsalLogDestination: without --log-level the logs go to a new file whose path is
+// printed; with it (or its environment variable) to stderr.
+func TestRehearsalLogDestination(t *testing.T) {
+	t.Setenv("CN2_APPLIANCE_LOG_LEVEL", "")
+	root := newRootCmd()
+	var stderr, out bytes.Buffer
+	root.SetErr(&stderr)
+	rehearse, _, err := root.Find([]string{"rehearse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, closeLog, err := rehearsalLog(rehearse, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := w.(*os.File)
+	if !ok || !strings.Contains(out.String(), "rehearsal: logs in "+f.Name()+" ") {
+		t.Errorf("no --log-level: logs to %T, printed %q", w, out.String())
+	}
+	closeLog()
+	if ok {
+		os.Remove(f.Name())
+	}
+	if err := rehearse.ParseFlags([]string{"--log-level", "warn"}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if w, _, _ := rehearsalLog(rehearse, &out); w != io.Writer(&stderr) || out.Len() != 0 {
+		t.Errorf("--log-level warn: logs to %T (want stderr), printed %q", w, out.String())
+	}
+	t.Setenv("CN2_APPLIANCE_LOG_LEVEL", "debug")
+	fresh := newRootCmd()
+	fresh.SetErr(&stderr)
+	rehearse, _, _ = fresh.Find([]string{"rehearse"})
+	if w, _, _ := rehearsalLog(rehearse, &out); w != io.Writer(&stderr) {
+		t.Errorf("CN2_APPLIANCE_LOG_LEVEL=debug: logs to %T, want stderr", w)
+	}
+}
