@@ -8,7 +8,7 @@ GOBIN    := $(shell $(GO) env GOPATH)/bin
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build test lint check deps run install fuzz bench clean
+.PHONY: all build test lint check deps run install fuzz bench clean schema
 
 all: build
 
@@ -33,6 +33,10 @@ check: deps lint test
 # run is the rehearsal: the whole appliance on loopback against the installer simulator.
 run: build
 	$(BIN) rehearse -c $(LAB) --log-level warn
+
+# schema regenerates configs/lab.schema.json from pkg/config's types (a test fails when it is stale).
+schema:
+	$(GO) generate ./pkg/config
 
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 60s

@@ -28,6 +28,9 @@ packages=(
   chromium prometheus systemd
   # the corporate proxy (pkg/outbound: appliance -> proxy -> installer in namespaces)
   tinyproxy
+  # shell completion (cmd/cn2-appliance completion test): bash-completion's helpers the generated
+  # bash script calls
+  bash-completion
 )
 
 missing=()

@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.logFormat, "log-format", envOr("CN2_APPLIANCE_LOG_FORMAT", "auto"), "log format: auto (journal under systemd, else text), text, json or journal")
 	pf.StringVar(&g.logLevel, "log-level", envOr("CN2_APPLIANCE_LOG_LEVEL", "info"), "log level: debug, info, warn or error")
 	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newServeCmd(g), newStatusCmd(g), newReprovisionCmd(g), newRehearseCmd(g), newReloadCmd(g), newVersionCmd(), newPowerCmd(g), newDoctorCmd(g), newVerifyCmd(g))
+	addCompletions(root, g)
 	return root
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"slices"
 	"strings"
@@ -40,6 +41,9 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 			"the appliance's ISO as a virtual CD, which the node reads with Range requests) or uefi-http (the BMC sets the\n" +
 			"appliance's ipxe.efi as the UEFI HTTP boot URI). A node whose lab BMC driver cannot boot that way (IPMI: no\n" +
 			"virtual media, no HTTP boot URI) boots by PXE, and the rehearsal says so.\n" +
+			"Progress goes to stdout: on a terminal as a live view (one line per step and per node, redrawn in\n" +
+			"place), else as plain lines. The appliance's logs go to a file whose path it prints first, unless\n" +
+			"--log-level (or CN2_APPLIANCE_LOG_LEVEL) is given: then to stderr, at that level.\n" +
 			"--day2 N adds N workers to the lab once it is installed and reloads it: they must join the cluster as\n" +
 			"day-2 workers (the cluster API that approves their CSRs is the simulator's stand-in).\n" +
 			"The rehearsal fails unless the lab is installed with one cluster and one infra env, every fault\n" +
@@ -54,11 +58,22 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 			if !slices.Contains(rehearsal.BootMethods, o.Boot) {
 				return fmt.Errorf("--boot %q: want one of %s", o.Boot, strings.Join(rehearsal.BootMethods, ", "))
 			}
-			log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
+			out := cmd.OutOrStdout()
+			if width, ok := terminalWidth(out); ok {
+				view := newLiveView(out, width)
+				o.Out, o.Progress = view, view.Update
+			} else {
+				o.Out = out
+			}
+			logTo, closeLog, err := rehearsalLog(cmd, o.Out)
 			if err != nil {
 				return err
 			}
-			o.Log, o.Out = log, cmd.OutOrStdout()
+			defer closeLog()
+			if o.Log, err = newLogger(logTo, g.logFormat, g.logLevel); err != nil {
+				return err
+			}
+			o.RuntimeFile = rehearsal.DefaultRuntimeFile()
 			if keepState {
 				o.StateDir = g.stateDir
 			}
@@ -68,7 +83,7 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 			defer cancel()
 			r, err := rehearsal.Run(ctx, g.config, o)
 			if r != nil {
-				printRehearsal(cmd.OutOrStdout(), r)
+				printRehearsal(out, r)
 			}
 			var failed *rehearsal.Failed
 			if errors.As(err, &failed) {
@@ -99,7 +114,11 @@ func newRehearseCmd(g *globalFlags) *cobra.Command {
 // with what was done about it, and each node's boots and power cycles.
 func printRehearsal(out io.Writer, r *rehearsal.Result) {
 	if r.Installed {
-		fmt.Fprintf(out, "\nrehearsal: installed in %s\n", r.Duration.Round(time.Second))
+		fmt.Fprintf(out, "\nrehearsal: installed in %s", r.Duration.Round(time.Second))
+		if r.Held > 0 {
+			fmt.Fprintf(out, " (then the status page was held for %s)", r.Held.Round(time.Second))
+		}
+		fmt.Fprintln(out)
 	} else {
 		fmt.Fprintf(out, "\nrehearsal: NOT installed after %s\n", r.Duration.Round(time.Second))
 	}
@@ -168,4 +187,19 @@ func printRehearsal(out io.Writer, r *rehearsal.Result) {
 			fmt.Sprintf("%d/%d/%d", n.WantBoots.Discovery, n.WantBoots.Disk, n.WantBoots.FirmwareHangs),
 			n.Cycles, n.CyclesAsked)
 	}
+}
+
+// rehearsalLog is where the rehearsal's logs go: stderr when the log level was asked for
+// (--log-level or its environment variable), else a new file in the temporary folder, whose
+// path is printed to out.
+func rehearsalLog(cmd *cobra.Command, out io.Writer) (io.Writer, func(), error) {
+	if cmd.Flags().Changed("log-level") || os.Getenv("CN2_APPLIANCE_LOG_LEVEL") != "" {
+		return cmd.ErrOrStderr(), func() {}, nil
+	}
+	f, err := os.CreateTemp("", "cn2-rehearsal-*.log")
+	if err != nil {
+		return nil, nil, fmt.Errorf("rehearsal log: %w", err)
+	}
+	fmt.Fprintf(out, "rehearsal: logs in %s (--log-level LEVEL sends them to stderr instead)\n", f.Name())
+	return f, func() { f.Close() }, nil
 }

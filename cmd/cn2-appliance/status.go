@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/spf13/cobra"
 )
@@ -23,11 +22,10 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if addr == "" {
-				lab, err := config.Load(g.config)
-				if err != nil {
+				var err error
+				if addr, err = statusAddr(cmd, g); err != nil {
 					return err
 				}
-				addr = lab.Status.Listen.String()
 			}
 			client := &http.Client{Timeout: 10 * time.Second}
 			resp, err := client.Get("http://" + addr + "/api/v1/status")
@@ -51,7 +49,7 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON API's answer")
-	cmd.Flags().StringVar(&addr, "addr", "", "status listener (default: the lab file's status.listen)")
+	cmd.Flags().StringVar(&addr, "addr", "", "status listener, host:port (default: the lab file's status.listen; without a lab file, a running rehearsal's)")
 	return cmd
 }
 

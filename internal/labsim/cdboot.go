@@ -33,7 +33,10 @@ func (n *NetNode) cdBoot(ctx context.Context, iso string) error {
 	if _, err := n.dhcp(ctx); err != nil {
 		return fmt.Errorf("booted from the virtual CD: %w", err)
 	}
-	if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname}); err != nil {
+	if err := n.osDHCP(ctx); err != nil {
+		return err
+	}
+	if err := n.Power.postBoot(ctx); err != nil {
 		return err
 	}
 	n.count(func(c *Counts) { c.DiscoveryBoots++ })

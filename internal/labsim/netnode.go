@@ -28,8 +28,10 @@ import (
 // discovery image booted. A disk boot (the script says so, or the BMC's boot device is the
 // disk) resumes the installed system. Booted from its virtual CD it reads the ISO the BMC
 // attached with Range requests, as a BMC's virtual media does (see cdboot.go); booted by UEFI
-// HTTP boot it fetches the boot URI and goes on as iPXE does (see httpboot.go). Like Power it
-// is a bmc.Driver and a flow Power.
+// HTTP boot it fetches the boot URI and goes on as iPXE does (see httpboot.go). Once an
+// operating system runs (the discovery image or the installed one) it asks DHCP on each of its
+// other NICs too, as a real node's NetworkManager does. Like Power it is a bmc.Driver and a
+// flow Power.
 type NetNode struct {
 	Power // the simulator side: power state, boot device, faults, counts, the installer hooks
 
@@ -37,8 +39,18 @@ type NetNode struct {
 	WantIP     netip.Addr     // the reservation the node must get
 	DHCPServer netip.AddrPort // the appliance's DHCP server
 	Relay      netip.Addr     // giaddr: a loopback address inside the boot network
-	TFTPPort   int
-	Log        *slog.Logger
+	// OtherNICs are the node's NICs besides the boot one, each asking DHCP through a relay
+	// address of its own network once the node's operating system runs.
+	OtherNICs []NIC
+	TFTPPort  int
+	Log       *slog.Logger
+}
+
+// NIC is one of a node's interfaces that asks DHCP once the operating system runs.
+type NIC struct {
+	MAC    net.HardwareAddr
+	WantIP netip.Addr // the reservation it must get
+	Relay  netip.Addr // giaddr: a loopback address inside the NIC's network
 }
 
 // PowerOn boots the node if it is off.
@@ -123,13 +135,19 @@ func (n *NetNode) runScript(ctx context.Context, script string) error {
 			if err := n.fetchArtifacts(ctx, text); err != nil {
 				return err
 			}
-			if err := n.Power.post(ctx, "boot", map[string]any{"macs": n.MACs, "ips": n.IPs, "hostname": n.Hostname, "hardware": n.Power.machine()}); err != nil {
+			if err := n.osDHCP(ctx); err != nil {
+				return err
+			}
+			if err := n.Power.postBoot(ctx); err != nil {
 				return err
 			}
 			n.count(func(c *Counts) { c.DiscoveryBoots++ })
 			return nil
 		case strings.Contains(text, "sanboot") || strings.Contains(text, "\nexit"):
-			return n.Power.diskBooted(ctx)
+			if err := n.Power.diskBooted(ctx); err != nil {
+				return err
+			}
+			return n.osDHCP(ctx)
 		default: // the appliance asks the node to wait (boot cache not filled yet)
 			select {
 			case <-ctx.Done():
@@ -141,15 +159,31 @@ func (n *NetNode) runScript(ctx context.Context, script string) error {
 	return errors.New("the boot script never offered a kernel or the disk")
 }
 
-// dhcp runs DISCOVER/OFFER/REQUEST/ACK through the relay address and checks the address.
+// osDHCP is the booted operating system asking DHCP on every NIC but the boot one.
+func (n *NetNode) osDHCP(ctx context.Context) error {
+	for _, nic := range n.OtherNICs {
+		if _, err := n.dhcpOn(ctx, nic); err != nil {
+			return fmt.Errorf("NIC %s: %w", nic.MAC, err)
+		}
+	}
+	return nil
+}
+
+// dhcp runs DISCOVER/OFFER/REQUEST/ACK on the boot NIC.
 func (n *NetNode) dhcp(ctx context.Context, mods ...dhcpv4.Modifier) (*dhcpv4.DHCPv4, error) {
-	conn, err := n.relaySocket(ctx)
+	return n.dhcpOn(ctx, NIC{MAC: n.BootMAC, WantIP: n.WantIP, Relay: n.Relay}, mods...)
+}
+
+// dhcpOn runs DISCOVER/OFFER/REQUEST/ACK for nic through its relay address and checks the
+// address.
+func (n *NetNode) dhcpOn(ctx context.Context, nic NIC, mods ...dhcpv4.Modifier) (*dhcpv4.DHCPv4, error) {
+	conn, err := n.relaySocket(ctx, nic.Relay)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	relay := []dhcpv4.Modifier{dhcpv4.WithRelay(n.Relay.AsSlice())}
-	discover, err := dhcpv4.NewDiscovery(n.BootMAC, append(mods, relay...)...)
+	relay := []dhcpv4.Modifier{dhcpv4.WithRelay(nic.Relay.AsSlice())}
+	discover, err := dhcpv4.NewDiscovery(nic.MAC, append(mods, relay...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -165,15 +199,15 @@ func (n *NetNode) dhcp(ctx context.Context, mods ...dhcpv4.Modifier) (*dhcpv4.DH
 	if err != nil {
 		return nil, fmt.Errorf("DHCP request: %w", err)
 	}
-	if got, ok := netip.AddrFromSlice(ack.YourIPAddr.To4()); !ok || got != n.WantIP {
-		return nil, fmt.Errorf("DHCP gave %v, want the reservation %s", ack.YourIPAddr, n.WantIP)
+	if got, ok := netip.AddrFromSlice(ack.YourIPAddr.To4()); !ok || got != nic.WantIP {
+		return nil, fmt.Errorf("DHCP gave %v, want the reservation %s", ack.YourIPAddr, nic.WantIP)
 	}
 	return ack, nil
 }
 
 // relaySocket listens where the server answers relays: the relay address at the server port
 // (the server itself holds 0.0.0.0 on that port, hence SO_REUSEADDR/SO_REUSEPORT).
-func (n *NetNode) relaySocket(ctx context.Context) (*net.UDPConn, error) {
+func (n *NetNode) relaySocket(ctx context.Context, relay netip.Addr) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
@@ -186,7 +220,7 @@ func (n *NetNode) relaySocket(ctx context.Context) (*net.UDPConn, error) {
 		}
 		return serr
 	}}
-	pc, err := lc.ListenPacket(ctx, "udp4", netip.AddrPortFrom(n.Relay, n.DHCPServer.Port()).String())
+	pc, err := lc.ListenPacket(ctx, "udp4", netip.AddrPortFrom(relay, n.DHCPServer.Port()).String())
 	if err != nil {
 		return nil, fmt.Errorf("relay socket: %w", err)
 	}

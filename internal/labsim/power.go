@@ -97,6 +97,12 @@ func (p *Power) httpClient() *http.Client {
 	return http.DefaultClient
 }
 
+// postBoot tells the installer simulator that the discovery image booted on this node, with
+// the machine its agent reports.
+func (p *Power) postBoot(ctx context.Context) error {
+	return p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname, "hardware": p.machine()})
+}
+
 func (p *Power) post(ctx context.Context, path string, body any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -200,7 +206,7 @@ func (p *Power) start(ctx context.Context) error {
 	device, media, uri := p.device, p.media, p.httpURI
 	p.mu.Unlock()
 	if device == bmc.BootPXE || (device == bmc.BootCD && media != "") || (device == bmc.BootHTTP && uri != "") {
-		if err := p.post(ctx, "boot", map[string]any{"macs": p.MACs, "ips": p.IPs, "hostname": p.Hostname, "hardware": p.machine()}); err != nil {
+		if err := p.postBoot(ctx); err != nil {
 			return err
 		}
 		p.count(func(c *Counts) { c.DiscoveryBoots++ })

@@ -17,7 +17,7 @@ import (
 // addDay2 reloads the appliance with full, the installed lab plus the day-2 workers, and
 // follows the day-2 flow until they are in the cluster (problem says why not).
 func addDay2(ctx context.Context, app *appliance.Appliance, st *store.Store, plan *faultPlan, appDone <-chan error,
-	out io.Writer, full *config.Lab, day2 []string) (problem string, err error) {
+	out io.Writer, progress func(), full *config.Lab, day2 []string) (problem string, err error) {
 	var added []string
 	for _, name := range day2 {
 		n := full.Node(name)
@@ -42,7 +42,7 @@ func addDay2(ctx context.Context, app *appliance.Appliance, st *store.Store, pla
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if problem, err = follow(ctx, app, st, plan, appDone, out); problem != "" || err != nil {
+	if problem, err = follow(ctx, app, st, plan, appDone, out, progress); problem != "" || err != nil {
 		return problem, err
 	}
 	if n := len(app.Flow().Day2Nodes()); n > 0 {

@@ -28,6 +28,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/bmc"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
+	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -62,11 +63,20 @@ type Options struct {
 	// addresses in the lab's networks), the appliance reloads it, and they must join the
 	// cluster as day-2 workers.
 	Day2 int
+	// Progress is called with the status snapshot (the lab's own addresses) about five times a
+	// second while the flow runs and during the hold, for a live view; nil: not called.
+	Progress func(status.Snapshot)
+	// RuntimeFile is where the rehearsal says, while it serves, where its status page is (see
+	// Running); "": nowhere.
+	RuntimeFile string
 }
 
 // Result summarises a finished rehearsal.
 type Result struct {
+	// Duration is how long the rehearsal took to its end (installed, or failed); Held is how
+	// long it served the status page after that (Options.Hold), not counted in Duration.
 	Duration   time.Duration
+	Held       time.Duration
 	Installed  bool
 	ClusterID  string
 	NetBoots   int
@@ -129,6 +139,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	fileLab := lab // the lab's own addresses, for the status page
 	if o.Faults.Has(labsim.TokenExpiry) && !lab.AssistedInstaller.OfflineToken.IsSet() {
 		return nil, fmt.Errorf("fault %s: the lab has no offline token (assistedInstaller.offlineTokenFile), so no access token to expire", labsim.TokenExpiry)
 	}
@@ -161,6 +172,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	}
 	kept := bootBy(full, o.Boot)
 	scaleTimeouts(&full.AssistedInstaller.Timeouts, o.TimeScale)
+	view := newAddrView(fileLab, full)
 	first := *full
 	first.Nodes = full.Nodes[:installed]
 	lab = &first
@@ -222,7 +234,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: 250 * time.Millisecond, Gatherer: reg,
-		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI(), NoClusterAPI: true})
+		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI(), NoClusterAPI: true, SnapshotView: view.apply})
 	if err != nil {
 		return nil, err
 	}
@@ -245,33 +257,45 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(o.Out, "rehearsal: status page %s\n", statusURL)
+	if o.RuntimeFile != "" {
+		remove, err := writeRunning(o.RuntimeFile, Running{Status: lab.Status.Listen.String(), PID: os.Getpid(), Lab: lab.File})
+		if err != nil {
+			return nil, err
+		}
+		defer remove()
+	}
 	if o.OnStatus != nil {
 		o.OnStatus(statusURL)
 	}
+	progress := func() {
+		if o.Progress != nil {
+			o.Progress(app.Snapshot())
+		}
+	}
 
-	problem, err := follow(ctx, app, st, plan, appDone, o.Out)
+	problem, err := follow(ctx, app, st, plan, appDone, o.Out, progress)
 	if err != nil {
 		return nil, err
 	}
 	if problem == "" && len(day2) > 0 {
-		problem, err = addDay2(ctx, app, st, plan, appDone, o.Out, full, day2)
+		problem, err = addDay2(ctx, app, st, plan, appDone, o.Out, progress, full, day2)
 		if err != nil {
 			return nil, err
 		}
 	}
 	done := problem == ""
+	ended := time.Now()
 	if done && o.Hold > 0 {
-		fmt.Fprintf(o.Out, "rehearsal: installed; the status page stays up for %s (Ctrl-C ends it)\n", o.Hold)
-		select {
-		case <-ctx.Done():
-		case <-time.After(o.Hold):
-		}
+		fmt.Fprintf(o.Out, "rehearsal: installed in %s; the status page stays up for %s (Ctrl-C ends it)\n", ended.Sub(start).Round(time.Second), o.Hold)
+		hold(ctx, o.Hold, progress)
 	}
+	held := time.Since(ended)
 	stopApp()
 	<-appDone
 
 	r := &Result{
-		Duration:   time.Since(start),
+		Duration:   ended.Sub(start),
+		Held:       held,
 		Installed:  done,
 		Day2:       day2,
 		Total:      len(app.Lab().Nodes),
@@ -318,7 +342,7 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 // follow prints each step as it ends, each fault as it happens and each warning of the flow,
 // until the flow is done (""), or it cannot pass any more, or ctx ends (what went wrong).
 // err is for an appliance that stopped.
-func follow(ctx context.Context, app *appliance.Appliance, st *store.Store, plan *faultPlan, appDone <-chan error, out io.Writer) (problem string, err error) {
+func follow(ctx context.Context, app *appliance.Appliance, st *store.Store, plan *faultPlan, appDone <-chan error, out io.Writer, progress func()) (problem string, err error) {
 	printed := map[string]bool{}
 	injections, lastSeq := 0, uint64(0)
 	at := func(t time.Time) string { return "+" + t.Sub(plan.start).Round(10*time.Millisecond).String() }
@@ -346,6 +370,7 @@ func follow(ctx context.Context, app *appliance.Appliance, st *store.Store, plan
 	defer tick.Stop()
 	for app.Flow().Current() != "" {
 		report()
+		progress()
 		if plan.resent() {
 			return "stopped early: a power cycle was sent again, which nothing can undo", nil
 		}
@@ -358,7 +383,25 @@ func follow(ctx context.Context, app *appliance.Appliance, st *store.Store, plan
 		}
 	}
 	report()
+	progress()
 	return "", nil
+}
+
+// hold waits d (or until ctx ends), calling progress as follow does.
+func hold(ctx context.Context, d time.Duration, progress func()) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	end := time.After(d)
+	for {
+		progress()
+		select {
+		case <-ctx.Done():
+			return
+		case <-end:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // stuckAt says where the install stands: the flow's step and the nodes' hosts.
@@ -464,8 +507,9 @@ func waitServing(ctx context.Context, url string, appDone <-chan error) error {
 	return errors.New("the status page never answered")
 }
 
-// netNodes makes a simulated node per lab node that boots from its machine-network NIC,
-// relaying its DHCP through its own loopback address in that network.
+// netNodes makes a simulated node per lab node that boots from its machine-network NIC and
+// asks DHCP on its other NICs once booted, relaying each NIC's DHCP through the node's own
+// loopback address in that NIC's network.
 func netNodes(lab *config.Lab, simURL string, log *slog.Logger) (map[string]*labsim.NetNode, error) {
 	mn := lab.MachineNetwork()
 	out := map[string]*labsim.NetNode{}
@@ -479,11 +523,17 @@ func netNodes(lab *config.Lab, simURL string, log *slog.Logger) (map[string]*lab
 		}
 		for _, nic := range n.NICs {
 			node.MACs = append(node.MACs, string(nic.MAC))
-			if net := lab.Network(nic.Network); net != nil {
-				node.IPs = append(node.IPs, netip.PrefixFrom(nic.IP, net.CIDR.Bits()).String())
-				if net.CIDR == mn.CIDR {
-					node.BootMAC, node.WantIP = nic.MAC.HardwareAddr(), nic.IP
-				}
+			net := lab.Network(nic.Network)
+			if net == nil {
+				continue
+			}
+			node.IPs = append(node.IPs, netip.PrefixFrom(nic.IP, net.CIDR.Bits()).String())
+			if net.CIDR == mn.CIDR && node.BootMAC == nil {
+				node.BootMAC, node.WantIP = nic.MAC.HardwareAddr(), nic.IP
+				continue
+			}
+			if nic.IP.IsValid() { // a NIC without a reservation gets whatever the pool has: not checked
+				node.OtherNICs = append(node.OtherNICs, labsim.NIC{MAC: nic.MAC.HardwareAddr(), WantIP: nic.IP, Relay: relayAddr(net.CIDR, i)})
 			}
 		}
 		out[n.Name] = node

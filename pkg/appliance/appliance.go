@@ -93,6 +93,9 @@ type Options struct {
 	// ClusterAPI replaces the installed cluster's API the day-2 flow approves node CSRs through
 	// (the rehearsal's simulated one); nil: the API the fetched kubeconfig names.
 	ClusterAPI nodejoin.API
+	// SnapshotView rewrites each status snapshot before anyone sees it (the rehearsal shows the
+	// lab's own addresses instead of the loopback ones it serves on); nil: as assembled.
+	SnapshotView func(*status.Snapshot)
 }
 
 // New builds every service and the install flow from lab; nothing is bound until Run.

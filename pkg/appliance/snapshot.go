@@ -104,6 +104,9 @@ func (a *Appliance) Snapshot() status.Snapshot {
 			s.Events = append(s.Events, status.Event{Time: e.Time, Level: e.Level, Source: e.Source, Node: e.Node, Message: e.Message})
 		}
 	}
+	if a.opts.SnapshotView != nil {
+		a.opts.SnapshotView(&s)
+	}
 	return s
 }
 

@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -21,11 +23,30 @@ const secretAdvice = "make it mode 0640 owned by root with group " + ServiceGrou
 // secretFileWarning says who should not but can read the secret file with info, or "" when
 // only its owner and a trusted group can.
 func secretFileWarning(file string, info fs.FileInfo) string {
+	if isFakeExample(file) {
+		return ""
+	}
 	gid := -1
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
 		gid = int(st.Gid)
 	}
 	return secretExposure(file, info.Mode().Perm(), gid, trustedGroup)
+}
+
+// FakeExampleMarker names the file that marks a folder of published fake secrets (the
+// project's configs/example-secrets): files in it are not warned about, whatever their mode.
+// Its first line must be its name, so that a stray empty file does not switch warnings off.
+const FakeExampleMarker = "FAKE-EXAMPLE-SECRETS"
+
+func isFakeExample(file string) bool {
+	f, err := os.Open(filepath.Join(filepath.Dir(file), FakeExampleMarker))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	first := make([]byte, len(FakeExampleMarker)+1)
+	n, _ := io.ReadFull(f, first)
+	return string(first[:n]) == FakeExampleMarker+"\n"
 }
 
 // secretExposure is secretFileWarning's decision: others may never read a secret; its group

@@ -46,6 +46,10 @@ func TestSecretExposure(t *testing.T) {
 func TestSecretPermissionWarnings(t *testing.T) {
 	dir := t.TempDir()
 	copyExample(t, dir)
+	// The copy's secrets stand for real ones: without the example's marker of fake secrets.
+	if err := os.Remove(filepath.Join(dir, "example-secrets", FakeExampleMarker)); err != nil {
+		t.Fatal(err)
+	}
 	secrets, err := filepath.Glob(filepath.Join(dir, "example-secrets", "*"))
 	if err != nil || len(secrets) == 0 {
 		t.Fatalf("no secrets copied: %v", err)
@@ -94,6 +98,33 @@ func TestSecretPermissionWarnings(t *testing.T) {
 		if !strings.Contains(w.Message, "readable by group 54321 (mode 0640), which is not the service's") {
 			t.Errorf("foreign group: %s", w)
 		}
+	}
+}
+
+// TestExampleSecretsDoNotWarn: the project's example secrets, world-readable as git checks
+// them out, draw no warning (their folder holds the marker of published fakes); a marker that
+// is not one (another first line) switches nothing off.
+func TestExampleSecretsDoNotWarn(t *testing.T) {
+	dir := t.TempDir()
+	copyExample(t, dir)
+	secrets, _ := filepath.Glob(filepath.Join(dir, "example-secrets", "*"))
+	for _, f := range secrets {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lab, err := Load(filepath.Join(dir, "lab.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lab.Warnings) != 0 {
+		t.Errorf("the example's fake secrets at 0644: %d warnings, want none: %v", len(lab.Warnings), lab.Warnings)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "example-secrets", FakeExampleMarker), []byte("\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if lab, err = Load(filepath.Join(dir, "lab.example.yaml")); err != nil || len(lab.Warnings) != 7 {
+		t.Errorf("with an empty marker: %v, %d warnings, want the 7 of the example's secret references", err, len(lab.Warnings))
 	}
 }
 

@@ -107,6 +107,9 @@ type Lab struct {
 	ReprovisionWhy   string `json:"reprovisionWhy,omitempty"`
 	// RemovedNodes are in the installed cluster but no longer in the lab file: flagged only.
 	RemovedNodes []string `json:"removedNodes,omitempty"`
+	// AddressNote says, once, where the addresses shown are really served when that is not
+	// where the lab file puts them (the rehearsal on loopback).
+	AddressNote string `json:"addressNote,omitempty"`
 }
 
 // Cluster is the installer's cluster, as last seen.

@@ -1,5 +1,8 @@
 // Package kubeapi is nodejoin.API on a real cluster, with client-go: node CSRs through the
-// certificates/v1 API, readiness through core/v1 nodes.
+// certificates/v1 API, readiness through core/v1 nodes. It talks through client-go's dynamic
+// client and converts to the typed objects it reads: the typed clientset
+// (k8s.io/client-go/kubernetes) would add every API group of Kubernetes to the binary, about
+// 190 packages, for the two it uses.
 package kubeapi
 
 import (
@@ -14,7 +17,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin"
@@ -28,11 +34,17 @@ const (
 	nodesGroup    = "system:nodes"
 )
 
-// Client is the cluster API of one kubeconfig.
-type Client struct{ k kubernetes.Interface }
+// The resources it reads and writes.
+var (
+	csrResource  = schema.GroupVersionResource{Group: "certificates.k8s.io", Version: "v1", Resource: "certificatesigningrequests"}
+	nodeResource = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+)
 
-// New wraps a clientset (a fake one in tests).
-func New(k kubernetes.Interface) *Client { return &Client{k: k} }
+// Client is the cluster API of one kubeconfig.
+type Client struct{ k dynamic.Interface }
+
+// New wraps a dynamic client (a fake one in tests).
+func New(k dynamic.Interface) *Client { return &Client{k: k} }
 
 // FromKubeconfigFile opens the API the kubeconfig at path names.
 func FromKubeconfigFile(path string) (*Client, error) {
@@ -40,7 +52,7 @@ func FromKubeconfigFile(path string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeapi: load %s: %w", path, err)
 	}
-	k, err := kubernetes.NewForConfig(cfg)
+	k, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubeapi: client for %s: %w", cfg.Host, err)
 	}
@@ -52,17 +64,25 @@ func FromKubeconfigFile(path string) (*Client, error) {
 // system:node:<name> in system:nodes; a serving CSR comes from the node itself and names it
 // too. Any other CSR is left out: it is none of the appliance's business.
 func (c *Client) PendingNodeCSRs(ctx context.Context) ([]nodejoin.CSR, error) {
-	list, err := c.k.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+	list, err := c.k.Resource(csrResource).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("kubeapi: list CSRs: %w", err)
 	}
 	var out []nodejoin.CSR
 	for i := range list.Items {
-		if csr, ok := nodeCSR(&list.Items[i]); ok {
+		var r certv1.CertificateSigningRequest
+		if err := fromUnstructured(&list.Items[i], &r); err != nil {
+			return nil, fmt.Errorf("kubeapi: CSR %s: %w", list.Items[i].GetName(), err)
+		}
+		if csr, ok := nodeCSR(&r); ok {
 			out = append(out, csr)
 		}
 	}
 	return out, nil
+}
+
+func fromUnstructured(u *unstructured.Unstructured, into any) error {
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.UnstructuredContent(), into)
 }
 
 func nodeCSR(r *certv1.CertificateSigningRequest) (nodejoin.CSR, bool) {
@@ -95,16 +115,27 @@ func nodeCSR(r *certv1.CertificateSigningRequest) (nodejoin.CSR, bool) {
 
 // ApproveCSR approves a CSR (its approval subresource), as `oc adm certificate approve` does.
 func (c *Client) ApproveCSR(ctx context.Context, name, reason string) error {
-	csrs := c.k.CertificatesV1().CertificateSigningRequests()
-	r, err := csrs.Get(ctx, name, metav1.GetOptions{})
+	csrs := c.k.Resource(csrResource)
+	u, err := csrs.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("kubeapi: get CSR %s: %w", name, err)
+	}
+	var r certv1.CertificateSigningRequest
+	if err := fromUnstructured(u, &r); err != nil {
+		return fmt.Errorf("kubeapi: CSR %s: %w", name, err)
 	}
 	r.Status.Conditions = append(r.Status.Conditions, certv1.CertificateSigningRequestCondition{
 		Type: certv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "CN2ApplianceApprove", Message: reason,
 		LastUpdateTime: metav1.Now(),
 	})
-	if _, err := csrs.UpdateApproval(ctx, name, r, metav1.UpdateOptions{}); err != nil {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&r)
+	if err != nil {
+		return fmt.Errorf("kubeapi: CSR %s: %w", name, err)
+	}
+	u = &unstructured.Unstructured{Object: obj}
+	u.SetAPIVersion("certificates.k8s.io/v1")
+	u.SetKind("CertificateSigningRequest")
+	if _, err := csrs.Update(ctx, u, metav1.UpdateOptions{}, "approval"); err != nil {
 		return fmt.Errorf("kubeapi: approve CSR %s: %w", name, err)
 	}
 	return nil
@@ -112,12 +143,16 @@ func (c *Client) ApproveCSR(ctx context.Context, name, reason string) error {
 
 // NodeReady reads the node's Ready condition.
 func (c *Client) NodeReady(ctx context.Context, node string) (ready, exists bool, err error) {
-	n, err := c.k.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	u, err := c.k.Resource(nodeResource).Get(ctx, node, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return false, false, nil
 	}
 	if err != nil {
 		return false, false, fmt.Errorf("kubeapi: get node %s: %w", node, err)
+	}
+	var n corev1.Node
+	if err := fromUnstructured(u, &n); err != nil {
+		return false, true, fmt.Errorf("kubeapi: node %s: %w", node, err)
 	}
 	for _, cond := range n.Status.Conditions {
 		if cond.Type == corev1.NodeReady {

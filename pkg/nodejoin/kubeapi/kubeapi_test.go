@@ -14,7 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	fakedynamic "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin"
 )
@@ -56,7 +58,14 @@ func TestNodeCSRs(t *testing.T) {
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-3"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}}},
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "master-0"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}},
 	}
-	k := fake.NewClientset(objs...)
+	scheme := runtime.NewScheme()
+	if err := certv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	k := fakedynamic.NewSimpleDynamicClient(scheme, objs...)
 	c := New(k)
 	ctx := context.Background()
 	got, err := c.PendingNodeCSRs(ctx)
@@ -70,8 +79,21 @@ func TestNodeCSRs(t *testing.T) {
 	if err := c.ApproveCSR(ctx, "csr-client", "day-2 worker worker-2"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := k.CertificatesV1().CertificateSigningRequests().Get(ctx, "csr-client", metav1.GetOptions{})
+	approvals := 0
+	for _, a := range k.Actions() {
+		if a.GetVerb() == "update" && a.GetSubresource() == "approval" && a.(k8stesting.UpdateAction).GetObject() != nil {
+			approvals++
+		}
+	}
+	if approvals != 1 {
+		t.Errorf("%d updates of the approval subresource, want 1: %v", approvals, k.Actions())
+	}
+	u, err := k.Resource(schema.GroupVersionResource{Group: "certificates.k8s.io", Version: "v1", Resource: "certificatesigningrequests"}).Get(ctx, "csr-client", metav1.GetOptions{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	var r certv1.CertificateSigningRequest
+	if err := fromUnstructured(u, &r); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(r.Status.Conditions); n != 1 || r.Status.Conditions[0].Type != certv1.CertificateApproved || r.Status.Conditions[0].Status != corev1.ConditionTrue {
