@@ -35,7 +35,8 @@ func (f *Flow) markValidations(node string, v ai.Validations) {
 	}
 }
 
-// markAction reports an action the ladder sent, and its outcome; a remedy is also a stall found.
+// markAction reports an action the ladder sent, and its outcome; a remedy is also a stall found,
+// and a BMC's permanent refusal a stall the ladder cannot remedy.
 func (f *Flow) markAction(p planned, at time.Time) {
 	m := timeline.Milestone{Time: at, Node: p.node.Name, Kind: timeline.KindPower, Detail: string(p.action)}
 	if p.err != nil {
@@ -48,6 +49,9 @@ func (f *Flow) markAction(p planned, at time.Time) {
 		f.timeline().Record(timeline.Milestone{Time: at, Node: p.node.Name, Kind: timeline.KindRemedy, Detail: string(p.action) + ": " + p.reason})
 	}
 	f.timeline().Record(m)
+	if p.err != nil && permanentBMC(p.err) {
+		f.markAttention(p.node.Name, "its BMC refuses: "+p.err.Error())
+	}
 }
 
 // markAttention reports that the ladder gave up on a node.

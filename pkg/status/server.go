@@ -44,6 +44,8 @@ type Options struct {
 	// RefreshSeconds is how often the page reloads itself (default 5).
 	RefreshSeconds int
 	Log            *slog.Logger
+	// Timelines are the nodes' milestones, drawn on the page and served per node; nil: none.
+	Timelines Timelines
 }
 
 // NewHandler builds the HTTP handler. Only GET and HEAD are served.
@@ -59,10 +61,16 @@ func NewHandler(o Options) *Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
+		snap := o.Source()
 		data := struct {
 			Snapshot
-			Refresh int
-		}{o.Source(), o.RefreshSeconds}
+			Refresh  int
+			Times    InstallTimes
+			Timeline template.HTML
+		}{snap, o.RefreshSeconds, installTimes(snap), ""}
+		if o.Timelines != nil {
+			data.Timeline = renderTimeline(snap, o.Timelines.All())
+		}
 		if err := page.Execute(w, data); err != nil {
 			o.Log.Error("status: render page", "err", err)
 		}
@@ -74,6 +82,7 @@ func NewHandler(o Options) *Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(o.Source())
 	})
+	mux.HandleFunc("GET /api/v1/nodes/{name}/timeline", serveNodeTimeline(o.Source, o.Timelines))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{o.Log}}))
 	mux.HandleFunc("GET /healthz", check(o.Healthy, "ok", "unhealthy"))
