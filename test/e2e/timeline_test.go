@@ -15,9 +15,9 @@ import (
 
 // TestTimelineInChromium watches the status page's timeline chart through a rehearsal in a
 // real browser: every rendering must draw one row per lab node, in the lab's order, each row's
-// phase bars in time order without overlap, and the now-line. Mid-install (a node in an
-// install stage) and once installed (every node's last bar "done", the header's install time)
-// the page is kept as a screenshot ($CN2_TEST_ARTIFACTS when set).
+// phase bars in time order without overlap, and the now-line. Mid-rehearsal (the first chart
+// with a node not done yet) and once installed (every node's last bar "done", the header's
+// install time) the page is kept as a screenshot ($CN2_TEST_ARTIFACTS when set).
 func TestTimelineInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the rehearsal runs for about a minute")
@@ -63,9 +63,10 @@ func TestTimelineInChromium(t *testing.T) {
 			continue // no milestone yet
 		}
 		checkChart(t, c, want)
-		if !midSeen && c.anyInstalling() {
+		if !midSeen && !c.allDone() {
 			midSeen = true
-			shot("timeline-mid-install.png")
+			t.Logf("mid-rehearsal page: a node in an install stage: %v", c.anyInstalling())
+			shot("timeline-mid-rehearsal.png")
 		}
 		if c.allDone() && strings.Contains(dom, `id="install-time"`) {
 			installed = true
@@ -74,7 +75,7 @@ func TestTimelineInChromium(t *testing.T) {
 		}
 	}
 	if !midSeen || !installed {
-		t.Fatalf("after %d pages: a node installing seen %v, every node done seen %v", pages, midSeen, installed)
+		t.Fatalf("after %d pages: a page before the end seen %v, every node done seen %v", pages, midSeen, installed)
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	if err := r.wait(); err != nil {
