@@ -1,10 +1,12 @@
 package status
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -46,6 +48,8 @@ type Options struct {
 	Log            *slog.Logger
 	// Timelines are the nodes' milestones, drawn on the page and served per node; nil: none.
 	Timelines Timelines
+	// Report writes the run report (a gzipped tar) for /api/v1/report; nil: not served.
+	Report func(ctx context.Context, w io.Writer) error
 }
 
 // NewHandler builds the HTTP handler. Only GET and HEAD are served.
@@ -67,7 +71,8 @@ func NewHandler(o Options) *Handler {
 			Refresh  int
 			Times    InstallTimes
 			Timeline template.HTML
-		}{snap, o.RefreshSeconds, installTimes(snap), ""}
+			Report   bool
+		}{snap, o.RefreshSeconds, installTimes(snap), "", o.Report != nil}
 		if o.Timelines != nil {
 			data.Timeline = renderTimeline(snap, o.Timelines.All())
 		}
@@ -83,6 +88,9 @@ func NewHandler(o Options) *Handler {
 		_ = enc.Encode(o.Source())
 	})
 	mux.HandleFunc("GET /api/v1/nodes/{name}/timeline", serveNodeTimeline(o.Source, o.Timelines))
+	if o.Report != nil {
+		mux.HandleFunc("GET /api/v1/report", serveReport(o.Report, o.Log))
+	}
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{o.Log}}))
 	mux.HandleFunc("GET /healthz", check(o.Healthy, "ok", "unhealthy"))
