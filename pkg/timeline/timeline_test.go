@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +168,43 @@ func TestPhases(t *testing.T) {
 	}
 	if got := Installed(bars); !got.Equal(at(200)) {
 		t.Errorf("installed at %v", got)
+	}
+}
+
+// TestConcurrentRecordsAreAllWritten: callers on many goroutines, the writer flushing, a
+// reader: every milestone ends up in memory and in the store, once.
+func TestConcurrentRecordsAreAllWritten(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	l, err := Open(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetLab(lab)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				mac := lab[g%2].MACs[0]
+				l.Record(Milestone{MAC: mac, Kind: KindDHCP, Bytes: int64(i)})
+				_ = l.Node(lab[g%2].Name)
+			}
+		}()
+	}
+	wg.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range lab {
+		raw, err := st.Log(storeKind, n.Name)
+		if err != nil || len(raw) != 400 || len(l.Node(n.Name)) != 400 {
+			t.Errorf("%s: %d stored (%v), %d in memory; want 400", n.Name, len(raw), err, len(l.Node(n.Name)))
+		}
 	}
 }
