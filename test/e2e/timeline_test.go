@@ -173,7 +173,8 @@ func parseChart(t *testing.T, dom string) *chart {
 	return c
 }
 
-// checkChart asserts what every rendering of the chart must show.
+// checkChart asserts what every rendering of the chart must show; a node not booted yet has a
+// row without bars (the end of the test wants every node's last bar done).
 func checkChart(t *testing.T, c *chart, nodes []string) {
 	t.Helper()
 	var got []string
@@ -188,8 +189,7 @@ func checkChart(t *testing.T, c *chart, nodes []string) {
 	}
 	for _, r := range c.rows {
 		if len(r.bars) == 0 {
-			t.Errorf("node %s has no bar, while others do", r.node)
-			continue
+			continue // not booted yet (workers boot after the control plane); allDone needs bars
 		}
 		if r.bars[0].phase != "booting" {
 			t.Errorf("node %s starts with %q, want booting", r.node, r.bars[0].phase)
