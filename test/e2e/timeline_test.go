@@ -50,9 +50,12 @@ func TestTimelineInChromium(t *testing.T) {
 	var midSeen, installed bool
 	pages := 0
 	for range 400 {
-		dom, _, err := b.dumpDOM(r.url)
+		dom, console, err := b.dumpDOM(r.url)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(console) > 0 {
+			t.Errorf("the page logged to the browser's console (a style the CSP blocks, a missing asset):\n%s", strings.Join(console, "\n"))
 		}
 		if _, err := parsePage(dom); err != nil {
 			t.Fatalf("the page went away before it showed every node installed (%d pages): %v\n%s", pages, err, r.out.String())
