@@ -118,7 +118,7 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	a.dns.SetLiveness(a.live)
 	a.dhcp.SetLiveness(a.live)
 	a.pxe.SetLiveness(a.live)
-	if err := a.openTimeline(lab); err != nil {
+	if err := a.openTimeline(lab, reg); err != nil {
 		return nil, fmt.Errorf("appliance: %w", err)
 	}
 	a.nameLeases()

@@ -1,12 +1,14 @@
 package appliance
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/timeline"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Timeline is the lab nodes' milestones (nil before New).
@@ -14,12 +16,17 @@ func (a *Appliance) Timeline() *timeline.Log { return a.timeline }
 
 // openTimeline opens the nodes' timelines kept in the store and has DHCP and PXE report to
 // them; the flow reports through its Deps.
-func (a *Appliance) openTimeline(lab *config.Lab) error {
+func (a *Appliance) openTimeline(lab *config.Lab, reg prometheus.Registerer) error {
 	tl, err := timeline.Open(a.store, a.log.With("service", "timeline"))
 	if err != nil {
 		return err
 	}
 	tl.SetLab(timelineNodes(lab))
+	if reg != nil {
+		if err := reg.Register(tl.Collector()); err != nil {
+			return fmt.Errorf("timeline metrics: %w", err)
+		}
+	}
 	a.timeline = tl
 	a.dhcp.SetTimeline(tl)
 	a.pxe.SetTimeline(tl)

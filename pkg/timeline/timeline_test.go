@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func openStore(t *testing.T, dir string) *store.Store {
@@ -205,6 +207,28 @@ func TestConcurrentRecordsAreAllWritten(t *testing.T) {
 		raw, err := st.Log(storeKind, n.Name)
 		if err != nil || len(raw) != 400 || len(l.Node(n.Name)) != 400 {
 			t.Errorf("%s: %d stored (%v), %d in memory; want 400", n.Name, len(raw), err, len(l.Node(n.Name)))
+		}
+	}
+}
+
+func TestCollectorCountsWhatWasNotKept(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	l, err := Open(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SetLab(lab)
+	l.Record(Milestone{MAC: "02:00:00:00:00:01", Kind: KindDHCP})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(l.Collector())
+	if n, err := testutil.GatherAndCount(reg, "cn2_appliance_timeline_ignored_total"); err != nil || n != 1 {
+		t.Fatalf("ignored series: %d %v", n, err)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "cn2_appliance_timeline_ignored_total" && mf.GetMetric()[0].GetCounter().GetValue() != 1 {
+			t.Errorf("ignored = %v, want 1", mf.GetMetric()[0].GetCounter().GetValue())
 		}
 	}
 }
