@@ -52,7 +52,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.stateDir, "state-dir", envOr("CN2_APPLIANCE_STATE_DIR", "/var/lib/cn2-appliance"), "state folder: leases, install progress, events (env CN2_APPLIANCE_STATE_DIR)")
 	pf.StringVar(&g.logFormat, "log-format", envOr("CN2_APPLIANCE_LOG_FORMAT", "auto"), "log format: auto (journal under systemd, else text), text, json or journal")
 	pf.StringVar(&g.logLevel, "log-level", envOr("CN2_APPLIANCE_LOG_LEVEL", "info"), "log level: debug, info, warn or error")
-	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newServeCmd(g), newStatusCmd(g), newReprovisionCmd(g), newRehearseCmd(g), newReloadCmd(g), newVersionCmd(), newPowerCmd(g), newDoctorCmd(g), newVerifyCmd(g))
+	root.AddCommand(newValidateCmd(g), newPlanCmd(g), newServeCmd(g), newStatusCmd(g), newReprovisionCmd(g), newRehearseCmd(g), newReloadCmd(g), newVersionCmd(), newPowerCmd(g), newDoctorCmd(g), newVerifyCmd(g), newReportCmd(g))
 	addCompletions(root, g)
 	return root
 }

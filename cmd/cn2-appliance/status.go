@@ -17,15 +17,18 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 	var asJSON bool
 	var addr string
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the running appliance's status: install steps, nodes, failing validations, recent events",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "status [NODE]",
+		Short: "Show the running appliance's status: install steps, nodes, failing validations, recent events; or one node's timeline",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if addr == "" {
 				var err error
 				if addr, err = statusAddr(cmd, g); err != nil {
 					return err
 				}
+			}
+			if len(args) == 1 {
+				return showNodeTimeline(cmd.OutOrStdout(), addr, args[0], asJSON)
 			}
 			client := &http.Client{Timeout: 10 * time.Second}
 			resp, err := client.Get("http://" + addr + "/api/v1/status")

@@ -33,6 +33,7 @@ func (s *Sim) routes() {
 	h("GET "+base+"/clusters/{id}/manifests/files", s.downloadManifest)
 	h("GET "+base+"/clusters/{id}/downloads/credentials", s.downloadCredentials)
 	h("GET "+base+"/clusters/{id}/credentials", s.getCredentials)
+	h("GET "+base+"/clusters/{id}/logs", s.downloadClusterLogs)
 	h("POST "+base+"/infra-envs", s.registerInfraEnv)
 	h("GET "+base+"/infra-envs", s.listInfraEnvs)
 	h("GET "+base+"/infra-envs/{id}", s.getInfraEnv)

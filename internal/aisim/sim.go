@@ -242,7 +242,7 @@ func (s *Sim) documents(r *http.Request, status int) bool {
 }
 
 // binaryOps are the operations whose only content type is application/octet-stream.
-var binaryOps = map[string]bool{"v2DownloadInfraEnvFiles": true, "V2DownloadClusterCredentials": true}
+var binaryOps = map[string]bool{"v2DownloadInfraEnvFiles": true, "V2DownloadClusterCredentials": true, "V2DownloadClusterLogs": true}
 
 // recorder buffers a response so it can be checked against the spec before it is sent.
 type recorder struct {

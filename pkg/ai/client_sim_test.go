@@ -162,6 +162,9 @@ func TestInstallAgainstSimulator(t *testing.T) {
 		t.Errorf("kubeconfig before install: %v", err)
 	}
 
+	if _, err := c.ClusterLogs(ctx, cl.ID, "all", ""); !errors.Is(err, ai.ErrNotFound) {
+		t.Errorf("logs before install: %v, want 404", err)
+	}
 	// Install; worker-1 powers off instead of rebooting.
 	h.sim.PowerOffOnReboot(nodes[4].mac)
 	if got, err = c.InstallCluster(ctx, cl.ID); err != nil || got.Status != ai.ClusterPreparingForInstallation {
@@ -218,6 +221,7 @@ func TestInstallAgainstSimulator(t *testing.T) {
 			t.Errorf("%s stages %s", n.name, s)
 		}
 	}
+	checkClusterLogs(t, c, cl.ID, len(nodes))
 	kc, err := c.Kubeconfig(ctx, cl.ID)
 	if err != nil || !strings.Contains(string(kc), "api.mycluster.contrail.lan") {
 		t.Errorf("kubeconfig %q %v", kc, err)

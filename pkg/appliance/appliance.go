@@ -27,6 +27,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/status"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+	"github.com/cn2-appliance/cn2-appliance/pkg/timeline"
 	"github.com/cn2-appliance/cn2-appliance/pkg/verify"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -41,6 +42,8 @@ type Appliance struct {
 	pxe   *pxe.Server
 	ntp   *ntp.Server
 	opts  Options
+
+	timeline *timeline.Log // the nodes' milestones
 
 	flowMu      sync.Mutex
 	flow        *flow.Flow // nil: the lab is served, not installed (Options.NoInstall)
@@ -118,6 +121,9 @@ func New(lab *config.Lab, st *store.Store, reg prometheus.Registerer, log *slog.
 	a.dns.SetLiveness(a.live)
 	a.dhcp.SetLiveness(a.live)
 	a.pxe.SetLiveness(a.live)
+	if err := a.openTimeline(lab, reg); err != nil {
+		return nil, fmt.Errorf("appliance: %w", err)
+	}
 	a.nameLeases()
 	a.lab.Store(lab)
 	if a.metrics, err = newServiceMetrics(reg); err != nil {
@@ -183,6 +189,7 @@ func (a *Appliance) Run(ctx context.Context) error {
 		// Not a server: returns once the boot cache is filled (or needs no filling).
 		"boot-cache": a.fillBootCacheFromISO,
 		"status":     a.serveStatus,
+		"timeline":   a.timeline.Run,
 	}
 	if a.Flow() != nil {
 		services["flow"] = a.runFlow
@@ -299,6 +306,7 @@ func (a *Appliance) prepareReload(lab *config.Lab) (*stagedReload, error) {
 // reloadApplied makes lab the appliance's lab and records the reload.
 func (a *Appliance) reloadApplied(lab *config.Lab) {
 	a.lab.Store(lab)
+	a.timeline.SetLab(timelineNodes(lab))
 	a.reloads.applied(lab.File, time.Now())
 	a.event(slog.LevelInfo, fmt.Sprintf("reloaded lab %s: %d nodes on %d networks", lab.Zone(), len(lab.Nodes), len(lab.Networks)))
 }

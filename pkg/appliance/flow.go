@@ -127,6 +127,7 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		Heartbeat:     a.FlowBeat().Beat,
 		VerifyCluster: a.verifyCluster(lab),
 		ClusterAPI:    a.clusterAPI,
+		Timeline:      a.recorder(),
 	})
 	return power, f, err
 }
@@ -250,10 +251,12 @@ func (a *Appliance) runFlow(ctx context.Context) error {
 			if err == nil {
 				a.FlowBeat().Idle("the install flow finished")
 				a.event(slog.LevelInfo, "install flow finished")
+				a.writeReportFile(ctx, "installed")
 			} else if ctx.Err() == nil {
 				a.FlowBeat().Idle("the install flow stopped on an error and waits for a lab change")
 				a.flowStopped.Store(true)
 				a.event(slog.LevelError, "install flow stopped: "+err.Error()+"; a reload with a corrected lab file starts it again")
+				a.writeReportFile(ctx, "stopped")
 			}
 			select {
 			case <-ctx.Done():

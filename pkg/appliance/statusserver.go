@@ -32,7 +32,7 @@ func (a *Appliance) serveStatus(ctx context.Context) error {
 	beat := a.live.Register("status http "+ln.Addr().String(), 0)
 	defer beat.Done()
 	srv := &http.Server{
-		Handler:           status.NewHandler(status.Options{Source: a.Snapshot, Gatherer: gatherer, Ready: a.Ready, Healthy: a.Healthy, Log: a.log}),
+		Handler:           status.NewHandler(status.Options{Source: a.Snapshot, Gatherer: gatherer, Ready: a.Ready, Healthy: a.Healthy, Log: a.log, Timelines: a.timeline, Report: a.WriteReport}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      time.Minute, // pages, JSON and /metrics are small

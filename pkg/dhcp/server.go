@@ -12,6 +12,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	"github.com/cn2-appliance/cn2-appliance/pkg/ratelog"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+	"github.com/cn2-appliance/cn2-appliance/pkg/timeline"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -49,6 +50,7 @@ type Server struct {
 	sendFn func([]*reply) []error
 
 	live *liveness.Registry // nil: the loops beat nowhere
+	tl   timeline.Recorder  // nil: no milestones (SetTimeline)
 }
 
 // New checks cfg and loads the leases of its networks from st. Metrics are

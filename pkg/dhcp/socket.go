@@ -150,6 +150,7 @@ func (s *Server) sendReplies(rs []*reply) {
 			continue
 		}
 		s.m.sent(r.network, r.msg.MessageType())
+		s.markSent(r)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/nodejoin"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
+	"github.com/cn2-appliance/cn2-appliance/pkg/timeline"
 )
 
 // Power is what the flow needs of a node's BMC; *bmc.Client has it.
@@ -82,6 +83,8 @@ type Deps struct {
 	// client-go) until it is right or its timeout passes; it returns the result in one line,
 	// or an error that says what is still not right. Nil: the installer's view only.
 	VerifyCluster func(ctx context.Context) (summary string, err error)
+	// Timeline takes the nodes' milestones (host status, validations, power, remedies). Nil: none.
+	Timeline timeline.Recorder
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.

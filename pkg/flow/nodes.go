@@ -178,6 +178,7 @@ func (f *Flow) reconcile(ctx context.Context, phase Phase, nodes []config.Node, 
 	var notes []string
 	for _, n := range nodes {
 		r, key := recs[n.Name], progressKey(ix.of(n))
+		f.markHost(n.Name, ix.of(n))
 		if key == r.Progress {
 			continue
 		}
@@ -238,6 +239,7 @@ func (f *Flow) reconcile(ctx context.Context, phase Phase, nodes []config.Node, 
 	}
 	for _, p := range plan {
 		if p.action == ActAttention {
+			f.markAttention(p.node.Name, p.reason)
 			f.event(slog.LevelError, p.node.Name, "needs attention: "+p.reason)
 		}
 	}
@@ -400,6 +402,7 @@ func (f *Flow) recordOutcomes(plan []planned, sent []int, at time.Time) error {
 	})
 	for _, i := range sent {
 		p := plan[i]
+		f.markAction(p, at)
 		switch {
 		case p.err != nil && permanentBMC(p.err):
 			f.event(slog.LevelError, p.node.Name, fmt.Sprintf("needs attention: %s failed and retrying cannot help: %v", p.action, p.err))

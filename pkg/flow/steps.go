@@ -613,7 +613,9 @@ func (f *Flow) clusterObserved(ctx context.Context) (*ai.Cluster, hostIndex, err
 	}
 	for i := range hosts {
 		h := &hosts[i]
+		f.markHost(nodeOf[h], h)
 		if v, err := ai.ParseValidations(h.ValidationsInfo); err == nil {
+			f.markValidations(nodeOf[h], v)
 			scope := nodeOf[h]
 			if scope == "" {
 				scope = h.Name()

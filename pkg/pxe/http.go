@@ -92,6 +92,7 @@ func (s *Server) serveScript(w http.ResponseWriter, r *http.Request, cfg *compil
 		s.sendScript(w, r, waitScript(self, "boot profile unreadable", wait))
 		return
 	}
+	s.markScript(r, node, rt.mac.String(), prof)
 	if prof == Disk {
 		log.Info("pxe: boot script", "profile", string(prof))
 		s.sendScript(w, r, diskScript(node, cfg.DiskBoot))
@@ -144,7 +145,9 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, p, label stri
 	// The body may take hours on a slow link: no read deadline while it is sent (the idle
 	// timeout applies again after it), and the write deadline moves with every chunk.
 	_ = cw.rc.SetReadDeadline(time.Time{})
+	start := time.Now()
 	http.ServeContent(cw, r, filepath.Base(p), fi.ModTime(), f)
+	s.markFile(r, label, cw.n, time.Since(start))
 	s.m.httpBytes.WithLabelValues(label).Add(float64(cw.n))
 	log.Debug("pxe: http: sent", "path", r.URL.Path, "bytes", cw.n, "range", r.Header.Get("Range"))
 }

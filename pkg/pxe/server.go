@@ -15,6 +15,7 @@ import (
 
 	"github.com/cn2-appliance/cn2-appliance/pkg/liveness"
 	"github.com/cn2-appliance/cn2-appliance/pkg/ratelog"
+	"github.com/cn2-appliance/cn2-appliance/pkg/timeline"
 	"github.com/pin/tftp/v3"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,6 +32,7 @@ type Server struct {
 	readyOne sync.Once
 	live     *liveness.Registry // nil: the listeners beat nowhere
 	conns    *ConnLimiter       // HTTP connections across every listener
+	tl       timeline.Recorder  // nil: no milestones (SetTimeline)
 
 	// runMu guards run; PrepareReload holds it until Apply or Discard.
 	runMu sync.Mutex

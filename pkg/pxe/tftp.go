@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pin/tftp/v3"
 )
@@ -44,6 +45,7 @@ func (s *Server) tftpRead(filename string, rf io.ReaderFrom) error {
 	if t, ok := rf.(tftp.OutgoingTransfer); ok {
 		t.SetSize(size) // tsize
 	}
+	start := time.Now()
 	n, err := rf.ReadFrom(f)
 	s.m.tftpBytes.WithLabelValues(name).Add(float64(n))
 	if err != nil {
@@ -53,6 +55,7 @@ func (s *Server) tftpRead(filename string, rf io.ReaderFrom) error {
 		return nil // the library has already told the client, or the client went away
 	}
 	s.m.tftpTransfers.WithLabelValues(name, "ok").Inc()
+	s.markTFTP(rf, name, n, time.Since(start))
 	log.Info("pxe: tftp: sent", "file", name, "bytes", n)
 	return nil
 }

@@ -1,10 +1,12 @@
 package status
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -44,6 +46,10 @@ type Options struct {
 	// RefreshSeconds is how often the page reloads itself (default 5).
 	RefreshSeconds int
 	Log            *slog.Logger
+	// Timelines are the nodes' milestones, drawn on the page and served per node; nil: none.
+	Timelines Timelines
+	// Report writes the run report (a gzipped tar) for /api/v1/report; nil: not served.
+	Report func(ctx context.Context, w io.Writer) error
 }
 
 // NewHandler builds the HTTP handler. Only GET and HEAD are served.
@@ -59,10 +65,17 @@ func NewHandler(o Options) *Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
+		snap := o.Source()
 		data := struct {
 			Snapshot
-			Refresh int
-		}{o.Source(), o.RefreshSeconds}
+			Refresh  int
+			Times    InstallTimes
+			Timeline template.HTML
+			Report   bool
+		}{snap, o.RefreshSeconds, installTimes(snap), "", o.Report != nil}
+		if o.Timelines != nil {
+			data.Timeline = renderTimeline(snap, o.Timelines.All())
+		}
 		if err := page.Execute(w, data); err != nil {
 			o.Log.Error("status: render page", "err", err)
 		}
@@ -74,6 +87,10 @@ func NewHandler(o Options) *Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(o.Source())
 	})
+	mux.HandleFunc("GET /api/v1/nodes/{name}/timeline", serveNodeTimeline(o.Source, o.Timelines))
+	if o.Report != nil {
+		mux.HandleFunc("GET /api/v1/report", serveReport(o.Report, o.Log))
+	}
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slogErrorLog{o.Log}}))
 	mux.HandleFunc("GET /healthz", check(o.Healthy, "ok", "unhealthy"))
