@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/cn2-appliance/cn2-appliance/pkg/report"
@@ -68,8 +69,42 @@ func ReportSecrets(lab *config.Lab) [][]byte {
 	for _, n := range lab.Nodes {
 		out = append(out, n.BMC.Password.Reveal())
 	}
-	return out
+	return append(out, lab.Proxy.Password.Reveal(), lab.Cluster.DiscoveryPasswordHash.Reveal())
 }
+
+// redactCluster and redactInfraEnv take out of the installer's objects what it keeps of the
+// lab's secrets: the proxy password in the proxy URLs, and the discovery password hash in the
+// ignition override.
+func redactCluster(c *ai.Cluster) *ai.Cluster {
+	if c == nil {
+		return nil
+	}
+	r := *c
+	r.HTTPProxy, r.HTTPSProxy = config.RedactProxyURL(r.HTTPProxy), config.RedactProxyURL(r.HTTPSProxy)
+	return &r
+}
+
+func redactInfraEnv(ie *ai.InfraEnv, lab *config.Lab) *ai.InfraEnv {
+	if ie == nil {
+		return nil
+	}
+	r := *ie
+	if ie.Proxy != nil {
+		p := *ie.Proxy
+		for _, u := range []**string{&p.HTTPProxy, &p.HTTPSProxy} {
+			if *u != nil {
+				*u = ptrTo(config.RedactProxyURL(**u))
+			}
+		}
+		r.Proxy = &p
+	}
+	if h := lab.Cluster.DiscoveryPasswordHash.Reveal(); len(h) > 0 {
+		r.IgnitionConfigOverride = strings.ReplaceAll(r.IgnitionConfigOverride, string(h), "[redacted]")
+	}
+	return &r
+}
+
+func ptrTo[T any](v T) *T { return &v }
 
 // WriteReport writes the run report (pkg/report's bundle) to w: the lab file and the plan, the
 // flow's steps, the event log, every node's timeline, the installer's cluster, infra env,
@@ -172,14 +207,14 @@ func (a *Appliance) reportInstaller(ctx context.Context, b *report.Bundle, lab *
 		b.Miss(ReportCluster, errors.New("no cluster registered yet"))
 	} else {
 		c, err := client.GetCluster(ctx, st.ClusterID, false)
-		addOr(ReportCluster, c, err, obs.Cluster)
+		addOr(ReportCluster, redactCluster(c), err, redactCluster(obs.Cluster))
 	}
 	if st.InfraEnvID == "" {
 		b.Miss(ReportInfraEnv, errors.New("no infra env registered yet"))
 		b.Miss(ReportHosts, errors.New("no infra env registered yet"))
 	} else {
 		ie, err := client.GetInfraEnv(ctx, st.InfraEnvID)
-		addOr(ReportInfraEnv, ie, err, nil)
+		addOr(ReportInfraEnv, redactInfraEnv(ie, lab), err, nil)
 		hosts, err := client.InfraEnvHosts(ctx, st.InfraEnvID)
 		addOr(ReportHosts, hosts, err, obs.Hosts)
 	}

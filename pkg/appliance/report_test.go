@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
+	"github.com/cn2-appliance/cn2-appliance/pkg/doctor"
 	"github.com/cn2-appliance/cn2-appliance/pkg/report"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,9 +19,31 @@ import (
 // TestRunReportAfterTheInstall: when the install ends, a run report lands in the state
 // folder. Unpacked, it holds every part (the installer's logs included), each node's
 // timeline, and none of the lab's secrets: not the pull secret or its auths, not the offline
-// token, not a BMC password, in any file (the installer's log archive unpacked too).
+// token, not a BMC password, in any file (the installer's log archive unpacked too). With a
+// proxy password and a discovery console password, the installer keeps both (in its proxy
+// URLs and its ignition override): the report has neither.
 func TestRunReportAfterTheInstall(t *testing.T) {
-	lab, _, a, start := simLab(t, "FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token")
+	t.Run("example", func(t *testing.T) {
+		lab, _, a, start := simLab(t, "FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token")
+		checkRunReport(t, lab, a, start)
+	})
+	t.Run("proxy and console password", func(t *testing.T) {
+		lab := exampleLab(t)
+		lab.Proxy.HTTPProxy, lab.Proxy.HTTPSProxy = "http://lab@127.0.0.1:3128", "http://lab@127.0.0.1:3128"
+		lab.Proxy.Password = config.NewSecret([]byte("proxy-password-in-no-report"))
+		lab.Cluster.DiscoveryPasswordHash = config.NewSecret([]byte("$6$saltsalt$console-hash-in-no-report"))
+		lab, _, a, start := simLabWith(t, lab, doctor.Names(), "FAKE-EXAMPLE-OFFLINE-TOKEN-not-a-real-token")
+		checkRunReport(t, lab, a, start)
+		for _, s := range ReportSecrets(lab)[len(ReportSecrets(lab))-2:] {
+			if len(s) == 0 {
+				t.Fatal("the proxy password or the console hash is not among the report's secrets")
+			}
+		}
+	})
+}
+
+func checkRunReport(t *testing.T, lab *config.Lab, a *Appliance, start func()) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(flowCollector{a})
 	a.opts.Gatherer = reg
