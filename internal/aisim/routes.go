@@ -11,6 +11,9 @@ func (s *Sim) routes() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.advance()
+			if id := r.PathValue("host"); id != "" {
+				s.hostCall(id)
+			}
 			f(w, r)
 		})
 	}

@@ -51,6 +51,7 @@ type Sim struct {
 	failStatus              int
 	stallNext               int
 	stats                   Stats
+	hostCalls               map[string][]time.Time // host id → when an API call named it
 	csrSeq                  int
 	violations              []error
 }

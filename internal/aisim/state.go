@@ -106,8 +106,9 @@ func (s *Sim) advanceCluster(cl *cluster, now time.Time) {
 	switch cl.c.Status {
 	case ai.ClusterInsufficient, ai.ClusterReady, ai.ClusterPendingForInput:
 		suggestRoles(hosts, cl.controlPlaneCount)
+		names := hostNames(hosts)
 		for _, h := range hosts {
-			s.hostPreInstallStatus(h, hosts)
+			s.hostPreInstallStatus(h, names)
 		}
 		s.validateCluster(cl, hosts)
 	case ai.ClusterPreparingForInstallation:
@@ -242,13 +243,13 @@ func (s *Sim) setClusterStatus(cl *cluster, status, info string, at time.Time) {
 }
 
 // hostPreInstallStatus sets known/insufficient from the host's name.
-func (s *Sim) hostPreInstallStatus(h *host, all []*host) {
+func (s *Sim) hostPreInstallStatus(h *host, names map[string]int) {
 	switch h.h.Status {
 	case "known", "insufficient", "discovering", "pending-for-input":
 	default:
 		return
 	}
-	vals := hostValidations(h, all)
+	vals := hostValidations(h, names)
 	h.h.ValidationsInfo = vals.text
 	if vals.ok {
 		h.h.Status, h.h.StatusInfo = "known", "Host is ready to be installed"

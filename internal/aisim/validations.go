@@ -38,15 +38,20 @@ func render(checks []check) validationResult {
 	return res
 }
 
-// hostValidations checks what the simulator models of a host: a valid, unique hostname.
-func hostValidations(h *host, all []*host) validationResult {
-	name := h.name()
-	unique := true
-	for _, o := range all {
-		if o != h && o.name() == name {
-			unique = false
-		}
+// hostNames counts the hosts of a cluster by name, so each host's uniqueness check is one look-up.
+func hostNames(all []*host) map[string]int {
+	out := make(map[string]int, len(all))
+	for _, h := range all {
+		out[h.name()]++
 	}
+	return out
+}
+
+// hostValidations checks what the simulator models of a host: a valid, unique hostname
+// (names: hostNames of the host's cluster).
+func hostValidations(h *host, names map[string]int) validationResult {
+	name := h.name()
+	unique := names[name] <= 1
 	valid := name != "" && name != "localhost" && !strings.ContainsAny(name, " _/")
 	return render([]check{
 		{"hardware", "has-inventory", true, "", "Valid inventory exists for the host"},

@@ -59,6 +59,8 @@ type Options struct {
 	// addresses in the lab's networks), the appliance reloads it, and they must join the
 	// cluster as day-2 workers.
 	Day2 int
+	// OnPoll receives the install flow's cost of each poll (bench/storm).
+	OnPoll func(flow.PollReport)
 }
 
 // Result summarises a finished rehearsal.
@@ -84,6 +86,14 @@ type Result struct {
 	// Verify is the verify step's summary: the simulated cluster has no API server, so it says
 	// that the cluster's API was not checked.
 	Verify string
+	// PollInterval is the flow's; MaxHostCalls the most installer calls naming one host
+	// (MaxCallsHost) within any PollInterval.
+	PollInterval time.Duration
+	MaxHostCalls int
+	MaxCallsHost string
+	// LastDiscovered is when the last host registered with the installer, InstallStarted
+	// when the install started (zero: it did not).
+	LastDiscovered, InstallStarted time.Time
 	// Problems are why the rehearsal failed; none when it passed.
 	Problems []string
 }
@@ -92,6 +102,9 @@ type Result struct {
 type Failed struct{ Problems []string }
 
 func (e *Failed) Error() string { return "failed: " + strings.Join(e.Problems, "; ") }
+
+// pollInterval is how often the rehearsal's flow polls the installer.
+const pollInterval = 250 * time.Millisecond
 
 // Run rehearses the lab in labPath until the install flow ends or ctx is done. It passes when
 // the cluster is installed, the installer holds exactly one cluster and one infra env, none of
@@ -204,8 +217,8 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: 250 * time.Millisecond, Gatherer: reg,
-		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI(), NoClusterAPI: true})
+	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: pollInterval, Gatherer: reg,
+		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI(), NoClusterAPI: true, OnPoll: o.OnPoll})
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +279,9 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		r.Verify = v.Summary()
 	}
 	r.Clusters, r.InfraEnvs, r.Hosts = sim.Counts()
+	r.PollInterval = pollInterval
+	r.MaxHostCalls, r.MaxCallsHost = sim.MaxHostCalls(pollInterval)
+	r.LastDiscovered, r.InstallStarted = sim.Milestones()
 	r.Joined = joined(app, sim)
 	for _, n := range nodes {
 		r.NetBoots += n.Boots()

@@ -93,6 +93,8 @@ type Options struct {
 	// ClusterAPI replaces the installed cluster's API the day-2 flow approves node CSRs through
 	// (the rehearsal's simulated one); nil: the API the fetched kubeconfig names.
 	ClusterAPI nodejoin.API
+	// OnPoll receives the install flow's cost of each poll (bench/storm).
+	OnPoll func(flow.PollReport)
 }
 
 // New builds every service and the install flow from lab; nothing is bound until Run.

@@ -118,6 +118,7 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		Heartbeat:     a.FlowBeat().Beat,
 		VerifyCluster: a.verifyCluster(lab),
 		ClusterAPI:    a.clusterAPI,
+		OnPoll:        a.opts.OnPoll,
 	})
 	return power, f, err
 }

@@ -82,6 +82,8 @@ type Deps struct {
 	// client-go) until it is right or its timeout passes; it returns the result in one line,
 	// or an error that says what is still not right. Nil: the installer's view only.
 	VerifyCluster func(ctx context.Context) (summary string, err error)
+	// OnPoll, when set, receives each poll's cost (benchmarks, linear-work tests).
+	OnPoll func(PollReport)
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.
@@ -125,6 +127,7 @@ type Flow struct {
 	observed Observed
 	nodes    map[string]NodeRecord
 	powers   map[string]Power
+	counters pollCounters
 }
 
 // New loads the flow's progress for the lab from the store.
@@ -325,7 +328,7 @@ func (f *Flow) poll(ctx context.Context, check func(ctx context.Context) (bool, 
 	defer t.Stop()
 	for {
 		f.d.Heartbeat()
-		done, err := check(ctx)
+		done, err := f.measurePoll(func() (bool, error) { return check(ctx) })
 		if err != nil || done {
 			return err
 		}

@@ -397,7 +397,7 @@ func (f *Flow) discoverIn(ctx context.Context, infraEnvID string, nodes []config
 		if err != nil {
 			return false, err
 		}
-		ix := indexHosts(hosts)
+		ix := f.indexHosts(hosts)
 		f.noteUnknownHosts(hosts, ix)
 		if err := f.removeStrangers(ctx, f.strangersInCluster(hosts, ix)); err != nil {
 			return false, err
@@ -533,7 +533,7 @@ func (f *Flow) labelHosts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ix := indexHosts(hosts)
+	ix := f.indexHosts(hosts)
 	for _, eh := range f.d.Lab.ExpectedHosts() {
 		if len(eh.Labels) == 0 {
 			continue
@@ -583,7 +583,7 @@ func (f *Flow) clusterObserved(ctx context.Context) (*ai.Cluster, hostIndex, err
 	if err != nil {
 		return nil, nil, err
 	}
-	ix := indexHosts(hosts)
+	ix := f.indexHosts(hosts)
 	nodeOf := f.nodeNames(ix)
 	var failing []Failing
 	if v, err := ai.ParseValidations(c.ValidationsInfo); err == nil {
@@ -648,7 +648,7 @@ func (f *Flow) install(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if strangers := f.strangersInCluster(hosts, indexHosts(hosts)); len(strangers) > 0 {
+	if strangers := f.strangersInCluster(hosts, f.indexHosts(hosts)); len(strangers) > 0 {
 		if err := f.removeStrangers(ctx, strangers); err != nil {
 			return err
 		}
