@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,7 +36,26 @@ type NetNode struct {
 	DHCPServer netip.AddrPort // the appliance's DHCP server
 	Relay      netip.Addr     // giaddr: a loopback address inside the boot network
 	TFTPPort   int
-	Log        *slog.Logger
+	// HTTPFrom, when set, is the address the node's HTTP connections leave from: its own (on
+	// loopback, any 127/8 address is), so the boot server tells nodes apart as in a real lab,
+	// where its per-client limits count each node on its own. Unset: the system picks.
+	HTTPFrom netip.Addr
+	Log      *slog.Logger
+
+	clientOnce sync.Once
+	client     *http.Client
+}
+
+// httpClient is the node's HTTP client: its connections leave from HTTPFrom.
+func (n *NetNode) httpClient() *http.Client {
+	n.clientOnce.Do(func() {
+		n.client = http.DefaultClient
+		if n.HTTPFrom.IsValid() {
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: n.HTTPFrom.AsSlice()}, Timeout: 30 * time.Second}
+			n.client = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}}
+		}
+	})
+	return n.client
 }
 
 // PowerOn boots the node if it is off.
@@ -231,7 +251,7 @@ func (n *NetNode) httpGet(ctx context.Context, url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.httpClient().Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -267,7 +287,7 @@ func (n *NetNode) fetchArtifacts(ctx context.Context, script string) error {
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := n.httpClient().Do(req)
 			if err != nil {
 				return err
 			}

@@ -472,6 +472,7 @@ func netNodes(lab *config.Lab, simURL string, log *slog.Logger) (map[string]*lab
 				node.IPs = append(node.IPs, netip.PrefixFrom(nic.IP, net.CIDR.Bits()).String())
 				if net.CIDR == mn.CIDR {
 					node.BootMAC, node.WantIP = nic.MAC.HardwareAddr(), nic.IP
+					node.HTTPFrom = nic.IP // on loopback: each node is its own HTTP client
 				}
 			}
 		}
