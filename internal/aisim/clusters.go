@@ -304,7 +304,7 @@ func (s *Sim) deleteCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	for id, h := range s.hosts {
 		if h.h.ClusterID != nil && *h.h.ClusterID == cl.c.ID {
-			delete(s.hosts, id)
+			s.forgetHost(id)
 		}
 	}
 	delete(s.clusters, cl.c.ID)

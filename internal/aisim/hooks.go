@@ -43,6 +43,7 @@ func (s *Sim) NodeBooted(n Node) error {
 
 // register adds (or re-registers) the host of a booted node. Callers hold s.mu.
 func (s *Sim) register(p pendingBoot, at time.Time) {
+	s.changed()
 	ie := s.infraEnvs[p.infraEnvID]
 	if ie == nil {
 		return // deleted meanwhile
@@ -109,7 +110,7 @@ func (s *Sim) register(p pendingBoot, at time.Time) {
 	if s.discoveryAfterWriteMACs[n.MACs[0]] {
 		h.bootsDiscoveryAfterWrite = true
 	}
-	s.hosts[id] = h
+	s.addHost(h)
 	var clusterID string
 	if h.h.ClusterID != nil {
 		clusterID = *h.h.ClusterID
@@ -122,18 +123,6 @@ func (s *Sim) clusterOf(h *host) *cluster {
 		return nil
 	}
 	return s.clusters[*h.h.ClusterID]
-}
-
-func (s *Sim) hostByMAC(mac string) *host {
-	mac = strings.ToLower(mac)
-	for _, h := range s.hosts {
-		for _, m := range h.macs {
-			if m == mac {
-				return h
-			}
-		}
-	}
-	return nil
 }
 
 // PowerOffOnReboot makes the node with mac power off when it should reboot during the

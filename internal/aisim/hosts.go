@@ -179,6 +179,6 @@ func (s *Sim) deleteHost(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		return
 	}
-	delete(s.hosts, h.h.ID)
+	s.forgetHost(h.h.ID)
 	w.WriteHeader(http.StatusNoContent)
 }

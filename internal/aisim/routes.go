@@ -10,6 +10,9 @@ func (s *Sim) routes() {
 		m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			if r.Method != http.MethodGet {
+				s.changed()
+			}
 			s.advance()
 			if id := r.PathValue("host"); id != "" {
 				s.hostCall(id)

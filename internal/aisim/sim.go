@@ -52,6 +52,8 @@ type Sim struct {
 	stallNext               int
 	stats                   Stats
 	hostCalls               map[string][]time.Time // host id → when an API call named it
+	byMAC                   map[string]*host       // nil: rebuild (see index.go)
+	changes                 uint64                 // bumped by every change a pre-install cluster depends on
 	csrSeq                  int
 	violations              []error
 }

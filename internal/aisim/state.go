@@ -21,6 +21,7 @@ type cluster struct {
 	installedAt       time.Time
 	manifests         map[string]manifest // key folder/file_name
 	validations       string
+	evaluatedAt       uint64 // s.changes when its pre-install state was last evaluated (0: never)
 }
 
 type manifest struct {
@@ -102,6 +103,13 @@ func (s *Sim) advance() {
 }
 
 func (s *Sim) advanceCluster(cl *cluster, now time.Time) {
+	switch cl.c.Status {
+	case ai.ClusterInsufficient, ai.ClusterReady, ai.ClusterPendingForInput:
+		if cl.evaluatedAt == s.changes && s.changes != 0 {
+			return // nothing changed since: the same hosts, names, roles and statuses
+		}
+		cl.evaluatedAt = s.changes
+	}
 	hosts := s.clusterHosts(cl.c.ID)
 	switch cl.c.Status {
 	case ai.ClusterInsufficient, ai.ClusterReady, ai.ClusterPendingForInput:
