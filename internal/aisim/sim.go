@@ -54,6 +54,7 @@ type Sim struct {
 	hostCalls               map[string][]time.Time // host id → when an API call named it
 	byMAC                   map[string]*host       // nil: rebuild (see index.go)
 	changes                 uint64                 // bumped by every change a pre-install cluster depends on
+	hostLists               map[string]hostList    // cluster id → its hosts, as of a value of changes
 	csrSeq                  int
 	violations              []error
 }

@@ -2,6 +2,7 @@ package aisim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,6 +52,9 @@ type host struct {
 	// discovery image again (a wrong boot order), once.
 	bootsDiscoveryAfterWrite bool
 	createdAt                time.Time
+	// vals are the host's validations as of validatedAs (its name and how many hosts have it).
+	vals        validationResult
+	validatedAs string
 	// join and csrName are a day-2 host's way into the cluster (see ClusterAPI).
 	join    int
 	csrName string
@@ -257,7 +261,12 @@ func (s *Sim) hostPreInstallStatus(h *host, names map[string]int) {
 	default:
 		return
 	}
-	vals := hostValidations(h, names)
+	name := h.name()
+	key := fmt.Sprint(name, "|", names[name])
+	if h.validatedAs != key || h.vals.text == "" {
+		h.vals, h.validatedAs = hostValidations(h, names), key
+	}
+	vals := h.vals
 	h.h.ValidationsInfo = vals.text
 	if vals.ok {
 		h.h.Status, h.h.StatusInfo = "known", "Host is ready to be installed"
@@ -275,6 +284,24 @@ func (h *host) name() string {
 
 // clusterHosts returns a cluster's hosts in a stable order.
 func (s *Sim) clusterHosts(clusterID string) []*host {
+	if c, ok := s.hostLists[clusterID]; ok && c.at == s.changes {
+		return slices.Clip(c.hosts) // membership and order change only with s.changes
+	}
+	if s.hostLists == nil {
+		s.hostLists = map[string]hostList{}
+	}
+	out := s.sortedClusterHosts(clusterID)
+	s.hostLists[clusterID] = hostList{at: s.changes, hosts: out}
+	return slices.Clip(out)
+}
+
+// hostList is a cluster's hosts in order as of s.changes == at.
+type hostList struct {
+	at    uint64
+	hosts []*host
+}
+
+func (s *Sim) sortedClusterHosts(clusterID string) []*host {
 	var out []*host
 	for _, h := range s.hosts {
 		if h.h.ClusterID != nil && *h.h.ClusterID == clusterID {

@@ -363,17 +363,15 @@ func stuckAt(app *appliance.Appliance) string {
 			where += ")"
 		}
 	}
-	hosts := f.Observed().Hosts
+	byMAC := macIndex(f.Observed().Hosts)
 	var parts []string
 	for _, n := range app.Lab().Nodes {
 		state := "no host"
-		for i := range hosts {
-			for _, nic := range n.NICs {
-				if hosts[i].HasMAC(string(nic.MAC)) {
-					state = hosts[i].Status
-					if p := hosts[i].Progress; p != nil && p.CurrentStage != "" {
-						state += " at " + p.CurrentStage
-					}
+		for _, nic := range n.NICs {
+			if h := byMAC[strings.ToLower(string(nic.MAC))]; h != nil {
+				state = h.Status
+				if p := h.Progress; p != nil && p.CurrentStage != "" {
+					state += " at " + p.CurrentStage
 				}
 			}
 		}
