@@ -300,6 +300,9 @@ type Stats struct {
 	TokenGrants  int // access tokens issued
 	FaultsServed int // injected failures answered
 	CSRsApproved int // node CSRs approved through ClusterAPI
+	// HostEvaluations counts hosts whose pre-install validations were rendered: the work of
+	// advancing a cluster, which stays bounded by what changed, not by the requests.
+	HostEvaluations int
 }
 
 // Stats returns the counters so far.

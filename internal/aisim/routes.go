@@ -10,14 +10,14 @@ func (s *Sim) routes() {
 		m.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			if r.Method != http.MethodGet {
-				s.changed()
-			}
 			s.advance()
 			if id := r.PathValue("host"); id != "" {
 				s.hostCall(id)
 			}
 			f(w, r)
+			if r.Method != http.MethodGet {
+				s.changed() // the next advance evaluates what the handler changed
+			}
 		})
 	}
 	h("POST "+base+"/clusters", s.registerCluster)

@@ -265,6 +265,7 @@ func (s *Sim) hostPreInstallStatus(h *host, names map[string]int) {
 	key := fmt.Sprint(name, "|", names[name])
 	if h.validatedAs != key || h.vals.text == "" {
 		h.vals, h.validatedAs = hostValidations(h, names), key
+		s.stats.HostEvaluations++
 	}
 	vals := h.vals
 	h.h.ValidationsInfo = vals.text
