@@ -406,6 +406,8 @@ func (f *Flow) discoverIn(ctx context.Context, infraEnvID string, nodes []config
 			return false, err
 		}
 		missing := 0
+		bound := map[string]string{} // node → host id, saved once per poll (the state holds every node's)
+		defer func() { _ = f.keepBound(bound) }()
 		for _, n := range nodes {
 			h := ix.of(n)
 			if h == nil {
@@ -415,6 +417,12 @@ func (f *Flow) discoverIn(ctx context.Context, infraEnvID string, nodes []config
 			if err := f.bindHost(ctx, n, h); err != nil {
 				return false, err
 			}
+			if f.State().Hosts[n.Name] != h.ID {
+				bound[n.Name] = h.ID
+			}
+		}
+		if err := f.keepBound(bound); err != nil {
+			return false, err
 		}
 		return missing == 0, nil
 	})
@@ -479,15 +487,25 @@ func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) error {
 		}
 		f.event(slog.LevelInfo, n.Name, fmt.Sprintf("bound host %s as %s", h.ID, want))
 	}
-	if f.State().Hosts[n.Name] == h.ID {
+	return nil
+}
+
+// keepBound records the host ids of nodes just bound (node → host id) in one save, and
+// empties bound.
+func (f *Flow) keepBound(bound map[string]string) error {
+	if len(bound) == 0 {
 		return nil
 	}
-	return f.save(func(s *State) {
+	err := f.save(func(s *State) {
 		if s.Hosts == nil {
 			s.Hosts = map[string]string{}
 		}
-		s.Hosts[n.Name] = h.ID
+		maps.Copy(s.Hosts, bound)
 	})
+	if err == nil {
+		clear(bound)
+	}
+	return err
 }
 
 // noteUnknownHosts records the installer's hosts, and those that match no lab node.
