@@ -114,6 +114,7 @@ func (s *Sim) registerCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clusters[id] = cl
 	s.event(id, "", "info", fmt.Sprintf("Successfully registered cluster %s with id %s", p.Name, id), now)
+	s.changed() // what this handler changed is evaluated now
 	s.advanceCluster(cl, now)
 	writeJSON(w, http.StatusCreated, s.clusterView(cl, true))
 }
@@ -288,6 +289,7 @@ func (s *Sim) updateCluster(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	cl.updatedAt = s.now()
+	s.changed() // what this handler changed is evaluated now
 	s.advanceCluster(cl, s.now())
 	writeJSON(w, http.StatusCreated, s.clusterView(cl, true))
 }

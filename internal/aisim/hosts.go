@@ -168,6 +168,7 @@ func (s *Sim) updateHost(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.h.ClusterID != nil {
 		if cl := s.clusters[*h.h.ClusterID]; cl != nil {
+			s.changed() // what this handler changed is evaluated now
 			s.advanceCluster(cl, s.now())
 		}
 	}
