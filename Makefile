@@ -41,10 +41,14 @@ schema:
 fuzz:
 	$(GO) test ./pkg/config -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 
-# bench runs the side-by-side benchmarks (as root): DNS vs dnsmasq, DHCP vs Kea.
+# bench runs the side-by-side benchmarks (as root): DNS vs dnsmasq, DHCP vs Kea, TFTP vs
+# tftpd-hpa, HTTP vs nginx, each with its limit row, and the boot storm; one that fails does not
+# stop the others. bench/summary ends the output with one table of their BENCH lines.
+# STORM_SIZES picks the storm's lab sizes.
+STORM_SIZES ?= 5,50,200,1000,2000
 bench:
-	$(GO) run ./bench/dns
-	$(GO) run ./bench/dhcp
+	@{ for b in dns dhcp tftp http; do $(GO) run ./bench/$$b || echo "bench/$$b failed"; done; \
+	   $(GO) run ./bench/storm -sizes $(STORM_SIZES) || echo "bench/storm failed"; } 2>&1 | $(GO) run ./bench/summary
 
 # install puts the binary, the systemd unit (+ sysusers/tmpfiles), the README and the example
 # lab, whole (lab file, fake secrets 0640 as real ones should be, manifests: it validates where

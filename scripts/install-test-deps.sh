@@ -10,6 +10,8 @@ packages=(
   isc-dhcp-client udhcpc busybox dhcpcd-base kea-admin kea-common kea-dhcp4-server
   # TFTP peers (pkg/pxe)
   tftp-hpa atftp tftpd-hpa curl
+  # HTTP peer (bench/http): nginx with sendfile
+  nginx-light
   # network boot (pkg/pxe, test/e2e/pxe_test.go): iPXE binaries (/usr/lib/ipxe) and qemu's iPXE
   # ROMs, qemu (TCG) with OVMF, xorriso for the test discovery ISO, and a kernel for the VM to
   # boot (the cloud flavour: smallest Debian kernel with virtio and serial built in)

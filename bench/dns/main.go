@@ -2,14 +2,20 @@
 // the same lab records: both on loopback, dnsperf against each in turn with
 // the same query file, then both qps figures and the ratio.
 //
-//	go run ./bench/dns [-l 10] [-c 4] [-T 2] [-q 200] [-rounds 1]
+//	go run ./bench/dns [-l 10] [-c 4] [-T 2] [-q 200] [-rounds 3] [-latency-l 3]
+//
+// A third server is the limit: a miekg/dns handler writing one fixed answer, on its own
+// socket. A warm-up run precedes the rounds, the servers' order rotates between rounds, and
+// the p50/p99 latencies come from a dnsperf -v run per server.
 //
 // Needs dnsperf and dnsmasq (scripts/install-test-deps.sh). All traffic
 // stays on 127.0.0.1; every process it starts is ended by its PID.
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -20,6 +26,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +41,8 @@ var (
 	profile *os.File // -cpuprofile
 	sockets int      // -sockets
 	rounds  int      // -rounds
+	// latencySeconds is -latency-l.
+	latencySeconds int
 )
 
 func main() {
@@ -41,7 +50,8 @@ func main() {
 	clients := flag.Int("c", 4, "dnsperf clients (sockets)")
 	threads := flag.Int("T", 2, "dnsperf threads")
 	outstanding := flag.Int("q", 200, "dnsperf maximum outstanding queries")
-	flag.IntVar(&rounds, "rounds", 1, "alternating dnsperf rounds per server")
+	flag.IntVar(&rounds, "rounds", 3, "rounds per server; the servers' order rotates between rounds")
+	flag.IntVar(&latencySeconds, "latency-l", 3, "seconds of the dnsperf -v run per server the latency percentiles come from")
 	flag.IntVar(&sockets, "sockets", 0, "cn2-appliance UDP sockets (0: one per CPU)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of cn2-appliance's run to this file")
 	flag.Parse()
@@ -109,41 +119,72 @@ func run(duration, clients, threads, outstanding int) error {
 		return err
 	}
 
-	fmt.Printf("query file: %d lab names (wildcard, api, nodes, PTR, one NXDOMAIN); dnsperf -l %d -c %d -T %d -q %d\n",
-		n, duration, clients, threads, outstanding)
-	args := func(a netip.AddrPort) []string {
+	limit, stopLimit, err := startLimit()
+	if err != nil {
+		return err
+	}
+	defer stopLimit()
+
+	fmt.Printf("query file: %d lab names (wildcard, api, nodes, PTR, one NXDOMAIN); dnsperf -l %d -c %d -T %d -q %d; load %s\n",
+		n, duration, clients, threads, outstanding, loadAvg())
+	args := func(a netip.AddrPort, seconds int) []string {
 		return []string{"-s", a.Addr().String(), "-p", strconv.Itoa(int(a.Port())), "-d", queries,
-			"-l", strconv.Itoa(duration), "-c", strconv.Itoa(clients), "-T", strconv.Itoa(threads), "-q", strconv.Itoa(outstanding)}
+			"-l", strconv.Itoa(seconds), "-c", strconv.Itoa(clients), "-T", strconv.Itoa(threads), "-q", strconv.Itoa(outstanding)}
 	}
-	// Rounds alternate the two servers so that load from elsewhere on a
-	// shared machine hits both alike.
-	var dsum, csum float64
+	servers := []struct {
+		name string
+		addr netip.AddrPort
+	}{{"dnsmasq", theirs}, {"cn2-appliance", ours}, {"limit", limit}}
+	// Warm-up: one short run each, not counted.
+	for _, s := range servers {
+		if _, _, err := dnsperf(args(s.addr, 1)); err != nil {
+			return fmt.Errorf("warm-up against %s: %w", s.name, err)
+		}
+	}
+	// Rounds rotate the servers' order so that load from elsewhere on a shared machine hits
+	// them alike.
+	sum := map[string]float64{}
 	for r := 1; r <= rounds; r++ {
-		dq, dlost, err := dnsperf(args(theirs))
-		if err != nil {
-			return fmt.Errorf("dnsperf against dnsmasq: %w", err)
-		}
-		fmt.Printf("round %d  dnsmasq        %10.0f qps  (lost %s)\n", r, dq, dlost)
-		if profile != nil {
-			if err := pprof.StartCPUProfile(profile); err != nil {
-				return err
+		for k := range servers {
+			s := servers[(k+r-1)%len(servers)]
+			profiling := s.name == "cn2-appliance" && profile != nil
+			if profiling {
+				if err := pprof.StartCPUProfile(profile); err != nil {
+					return err
+				}
 			}
+			q, lost, err := dnsperf(args(s.addr, duration))
+			if profiling {
+				pprof.StopCPUProfile()
+				profile.Close()
+				profile = nil
+			}
+			if err != nil {
+				return fmt.Errorf("dnsperf against %s: %w", s.name, err)
+			}
+			fmt.Printf("round %d  %-14s %10.0f qps  (lost %s)\n", r, s.name, q, lost)
+			sum[s.name] += q
 		}
-		cq, clost, err := dnsperf(args(ours))
-		if profile != nil {
-			pprof.StopCPUProfile()
-			profile.Close()
-			profile = nil
-		}
-		if err != nil {
-			return fmt.Errorf("dnsperf against cn2-appliance: %w", err)
-		}
-		fmt.Printf("round %d  cn2-appliance  %10.0f qps  (lost %s)\n", r, cq, clost)
-		dsum, csum = dsum+dq, csum+cq
 	}
-	fmt.Printf("dnsmasq        %10.0f qps (mean of %d)\n", dsum/float64(rounds), rounds)
-	fmt.Printf("cn2-appliance  %10.0f qps (mean of %d)\n", csum/float64(rounds), rounds)
-	fmt.Printf("ratio cn2-appliance/dnsmasq: %.2fx\n", csum/dsum)
+	// Latency: dnsperf -v reports each answer's latency; one shorter run per server (printing
+	// every answer costs dnsperf, so these runs are not the qps figures).
+	lat := map[string][2]time.Duration{}
+	for _, s := range servers {
+		p50, p99, lost, err := latency(args(s.addr, latencySeconds))
+		if err != nil {
+			return fmt.Errorf("dnsperf -v against %s: %w", s.name, err)
+		}
+		lat[s.name] = [2]time.Duration{p50, p99}
+		fmt.Printf("latency  %-14s p50 %8s  p99 %8s  (dnsperf -v -l %d, lost %d)\n", s.name, p50, p99, latencySeconds, lost)
+	}
+	mean := func(name string) float64 { return sum[name] / float64(rounds) }
+	for _, s := range servers {
+		fmt.Printf("%-14s %10.0f qps (mean of %d)  p50 %s p99 %s\n", s.name, mean(s.name), rounds, lat[s.name][0], lat[s.name][1])
+	}
+	fmt.Printf("ratio cn2-appliance/dnsmasq: %.2fx, cn2-appliance/limit: %.2fx\n", mean("cn2-appliance")/mean("dnsmasq"), mean("cn2-appliance")/mean("limit"))
+	fmt.Printf("BENCH dns peer=%.0f appliance=%.0f limit=%.0f unit=qps\n", mean("dnsmasq"), mean("cn2-appliance"), mean("limit"))
+	us := func(name string, i int) float64 { return float64(lat[name][i]) / 1e3 }
+	fmt.Printf("BENCH dns-p99 peer=%.0f appliance=%.0f limit=%.0f unit=us lower=better\n", us("dnsmasq", 1), us("cn2-appliance", 1), us("limit", 1))
 	return nil
 }
 
@@ -299,6 +340,79 @@ func dnsperf(args []string) (qps float64, lost string, err error) {
 		lost = string(l[1])
 	}
 	return qps, lost, err
+}
+
+// latency runs dnsperf -v and returns the median and 99th percentile of the answers' latency
+// and the queries that timed out.
+func latency(args []string) (p50, p99 time.Duration, lost int, err error) {
+	cmd := exec.Command("dnsperf", append(args, "-v")...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	var lats []time.Duration
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 3 || f[0] != ">" {
+			continue
+		}
+		if f[1] == "T" {
+			lost++
+			continue
+		}
+		if sec, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			lats = append(lats, time.Duration(sec*1e9))
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return 0, 0, 0, err
+	}
+	if len(lats) == 0 {
+		return 0, 0, lost, errors.New("no answers")
+	}
+	slices.Sort(lats)
+	at := func(q float64) time.Duration {
+		return lats[min(len(lats)-1, int(q*float64(len(lats))))].Round(time.Microsecond)
+	}
+	return at(0.50), at(0.99), lost, nil
+}
+
+// startLimit serves the limit row: a miekg/dns handler that writes one fixed answer (the
+// question echoed with an A record), on a loopback socket of its own.
+func startLimit() (netip.AddrPort, func(), error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return netip.AddrPort{}, nil, err
+	}
+	rr, _ := mdns.NewRR("x. 60 IN A 172.16.0.101")
+	srv := &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, q *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(q)
+		m.Authoritative = true
+		if len(q.Question) == 1 {
+			a := *rr.(*mdns.A)
+			a.Hdr.Name = q.Question[0].Name
+			m.Answer = []mdns.RR{&a}
+		}
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	return pc.LocalAddr().(*net.UDPAddr).AddrPort(), func() { _ = srv.Shutdown() }, nil
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func freePort() (uint16, error) {

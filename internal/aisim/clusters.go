@@ -118,6 +118,7 @@ func (s *Sim) registerCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clusters[id] = cl
 	s.event(id, "", "info", fmt.Sprintf("Successfully registered cluster %s with id %s", p.Name, id), now)
+	s.changed() // what this handler changed is evaluated now
 	s.advanceCluster(cl, now)
 	writeJSON(w, http.StatusCreated, s.clusterView(cl, true))
 }
@@ -299,6 +300,7 @@ func (s *Sim) updateCluster(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	cl.updatedAt = s.now()
+	s.changed() // what this handler changed is evaluated now
 	s.advanceCluster(cl, s.now())
 	writeJSON(w, http.StatusCreated, s.clusterView(cl, true))
 }
@@ -315,7 +317,7 @@ func (s *Sim) deleteCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	for id, h := range s.hosts {
 		if h.h.ClusterID != nil && *h.h.ClusterID == cl.c.ID {
-			delete(s.hosts, id)
+			s.forgetHost(id)
 		}
 	}
 	delete(s.clusters, cl.c.ID)

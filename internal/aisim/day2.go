@@ -98,6 +98,7 @@ func (s *Sim) advanceDay2(cl *cluster, now time.Time) {
 			day2 = append(day2, h)
 		}
 	}
+	names := hostNames(day2)
 	for _, h := range day2 {
 		switch h.h.Status {
 		case "installing":
@@ -107,7 +108,7 @@ func (s *Sim) advanceDay2(cl *cluster, now time.Time) {
 		case "installing-in-progress":
 			s.advanceDay2Host(cl, h, now)
 		default:
-			s.hostPreInstallStatus(h, day2)
+			s.hostPreInstallStatus(h, names)
 		}
 	}
 }

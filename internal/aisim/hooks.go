@@ -43,6 +43,7 @@ func (s *Sim) NodeBooted(n Node) error {
 
 // register adds (or re-registers) the host of a booted node. Callers hold s.mu.
 func (s *Sim) register(p pendingBoot, at time.Time) {
+	s.changed()
 	ie := s.infraEnvs[p.infraEnvID]
 	if ie == nil {
 		return // deleted meanwhile
@@ -117,7 +118,7 @@ func (s *Sim) register(p pendingBoot, at time.Time) {
 	if s.discoveryAfterWriteMACs[n.MACs[0]] {
 		h.bootsDiscoveryAfterWrite = true
 	}
-	s.hosts[id] = h
+	s.addHost(h)
 	s.refreshHardware(h)
 	var clusterID string
 	if h.h.ClusterID != nil {
@@ -131,18 +132,6 @@ func (s *Sim) clusterOf(h *host) *cluster {
 		return nil
 	}
 	return s.clusters[*h.h.ClusterID]
-}
-
-func (s *Sim) hostByMAC(mac string) *host {
-	mac = strings.ToLower(mac)
-	for _, h := range s.hosts {
-		for _, m := range h.macs {
-			if m == mac {
-				return h
-			}
-		}
-	}
-	return nil
 }
 
 // PowerOffOnReboot makes the node with mac power off when it should reboot during the
@@ -320,6 +309,9 @@ type Stats struct {
 	TokenGrants  int // access tokens issued
 	FaultsServed int // injected failures answered
 	CSRsApproved int // node CSRs approved through ClusterAPI
+	// HostEvaluations counts hosts whose pre-install validations were rendered: the work of
+	// advancing a cluster, which stays bounded by what changed, not by the requests.
+	HostEvaluations int
 }
 
 // Stats returns the counters so far.

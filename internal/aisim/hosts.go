@@ -172,6 +172,7 @@ func (s *Sim) updateHost(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.h.ClusterID != nil {
 		if cl := s.clusters[*h.h.ClusterID]; cl != nil {
+			s.changed() // what this handler changed is evaluated now
 			s.advanceCluster(cl, s.now())
 		}
 	}
@@ -183,6 +184,6 @@ func (s *Sim) deleteHost(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		return
 	}
-	delete(s.hosts, h.h.ID)
+	s.forgetHost(h.h.ID)
 	w.WriteHeader(http.StatusNoContent)
 }

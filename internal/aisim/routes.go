@@ -11,7 +11,13 @@ func (s *Sim) routes() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.advance()
+			if id := r.PathValue("host"); id != "" {
+				s.hostCall(id)
+			}
 			f(w, r)
+			if r.Method != http.MethodGet {
+				s.changed() // the next advance evaluates what the handler changed
+			}
 		})
 	}
 	h("POST "+base+"/clusters", s.registerCluster)

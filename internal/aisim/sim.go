@@ -51,6 +51,10 @@ type Sim struct {
 	failStatus              int
 	stallNext               int
 	stats                   Stats
+	hostCalls               map[string][]time.Time // host id → when an API call named it
+	byMAC                   map[string]*host       // nil: rebuild (see index.go)
+	changes                 uint64                 // bumped by every change a pre-install cluster depends on
+	hostLists               map[string]hostList    // cluster id → its hosts, as of a value of changes
 	csrSeq                  int
 	violations              []error
 }

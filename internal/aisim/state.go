@@ -2,6 +2,7 @@ package aisim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ type cluster struct {
 	installedAt       time.Time
 	manifests         map[string]manifest // key folder/file_name
 	validations       string
+	evaluatedAt       uint64 // s.changes when its pre-install state was last evaluated (0: never)
 }
 
 type manifest struct {
@@ -52,6 +54,9 @@ type host struct {
 	// discovery image again (a wrong boot order), once.
 	bootsDiscoveryAfterWrite bool
 	createdAt                time.Time
+	// vals are the host's validations as of validatedAs (its name and how many hosts have it).
+	vals        validationResult
+	validatedAs string
 	// join and csrName are a day-2 host's way into the cluster (see ClusterAPI).
 	join    int
 	csrName string
@@ -106,12 +111,20 @@ func (s *Sim) advance() {
 }
 
 func (s *Sim) advanceCluster(cl *cluster, now time.Time) {
+	switch cl.c.Status {
+	case ai.ClusterInsufficient, ai.ClusterReady, ai.ClusterPendingForInput:
+		if cl.evaluatedAt == s.changes && s.changes != 0 {
+			return // nothing changed since: the same hosts, names, roles and statuses
+		}
+		cl.evaluatedAt = s.changes
+	}
 	hosts := s.clusterHosts(cl.c.ID)
 	switch cl.c.Status {
 	case ai.ClusterInsufficient, ai.ClusterReady, ai.ClusterPendingForInput:
 		suggestRoles(hosts, cl.controlPlaneCount)
+		names := hostNames(hosts)
 		for _, h := range hosts {
-			s.hostPreInstallStatus(h, hosts)
+			s.hostPreInstallStatus(h, names)
 		}
 		s.validateCluster(cl, hosts)
 	case ai.ClusterPreparingForInstallation:
@@ -245,14 +258,18 @@ func (s *Sim) setClusterStatus(cl *cluster, status, info string, at time.Time) {
 }
 
 // hostPreInstallStatus sets known/insufficient from the host's name.
-func (s *Sim) hostPreInstallStatus(h *host, all []*host) {
+func (s *Sim) hostPreInstallStatus(h *host, names map[string]int) {
 	switch h.h.Status {
 	case "known", "insufficient", "discovering", "pending-for-input":
 	default:
 		return
 	}
-	s.refreshHardware(h)
-	vals := hostValidations(h, all)
+	if key := s.validationKey(h, names); h.validatedAs != key || h.vals.text == "" {
+		s.refreshHardware(h) // may choose another installation disk: part of the key
+		h.vals, h.validatedAs = hostValidations(h, names), s.validationKey(h, names)
+		s.stats.HostEvaluations++
+	}
+	vals := h.vals
 	h.h.ValidationsInfo = vals.text
 	if vals.ok {
 		h.h.Status, h.h.StatusInfo = "known", "Host is ready to be installed"
@@ -270,6 +287,24 @@ func (h *host) name() string {
 
 // clusterHosts returns a cluster's hosts in a stable order.
 func (s *Sim) clusterHosts(clusterID string) []*host {
+	if c, ok := s.hostLists[clusterID]; ok && c.at == s.changes {
+		return slices.Clip(c.hosts) // membership and order change only with s.changes
+	}
+	if s.hostLists == nil {
+		s.hostLists = map[string]hostList{}
+	}
+	out := s.sortedClusterHosts(clusterID)
+	s.hostLists[clusterID] = hostList{at: s.changes, hosts: out}
+	return slices.Clip(out)
+}
+
+// hostList is a cluster's hosts in order as of s.changes == at.
+type hostList struct {
+	at    uint64
+	hosts []*host
+}
+
+func (s *Sim) sortedClusterHosts(clusterID string) []*host {
 	var out []*host
 	for _, h := range s.hosts {
 		if h.h.ClusterID != nil && *h.h.ClusterID == clusterID {

@@ -2,6 +2,7 @@ package aisim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -38,16 +39,29 @@ func render(checks []check) validationResult {
 	return res
 }
 
-// hostValidations checks what the simulator models of a host: a valid, unique hostname, and
-// its hardware for its role (hardware.go).
-func hostValidations(h *host, all []*host) validationResult {
-	name := h.name()
-	unique := true
-	for _, o := range all {
-		if o != h && o.name() == name {
-			unique = false
-		}
+// hostNames counts the hosts of a cluster by name, so each host's uniqueness check is one look-up.
+func hostNames(all []*host) map[string]int {
+	out := make(map[string]int, len(all))
+	for _, h := range all {
+		out[h.name()]++
 	}
+	return out
+}
+
+// validationKey is what a host's validations depend on: its name and how many hosts share
+// it, its role, the cluster's control-plane size, and its disk choices. A host whose key is
+// unchanged keeps its rendered validations.
+func (s *Sim) validationKey(h *host, names map[string]int) string {
+	name := h.name()
+	return fmt.Sprint(name, "|", names[name], "|", h.h.Role, "|", h.h.SuggestedRole, "|", s.controlPlaneOf(h), "|",
+		h.h.InstallationDiskID, "|", h.h.SkipFormattingDisks)
+}
+
+// hostValidations checks what the simulator models of a host: a valid, unique hostname
+// (names: hostNames of the host's cluster), and its hardware for its role (hardware.go).
+func hostValidations(h *host, names map[string]int) validationResult {
+	name := h.name()
+	unique := names[name] <= 1
 	valid := name != "" && name != "localhost" && !strings.ContainsAny(name, " _/")
 	return render(append([]check{
 		{"hardware", "has-inventory", true, "", "Valid inventory exists for the host"},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -43,7 +44,14 @@ type NetNode struct {
 	// address of its own network once the node's operating system runs.
 	OtherNICs []NIC
 	TFTPPort  int
-	Log       *slog.Logger
+	// HTTPFrom, when set, is the address the node's HTTP connections leave from: its own (on
+	// loopback, any 127/8 address is), so the boot server tells nodes apart as in a real lab,
+	// where its per-client limits count each node on its own. Unset: the system picks.
+	HTTPFrom netip.Addr
+	Log      *slog.Logger
+
+	clientOnce sync.Once
+	client     *http.Client
 }
 
 // NIC is one of a node's interfaces that asks DHCP once the operating system runs.
@@ -51,6 +59,18 @@ type NIC struct {
 	MAC    net.HardwareAddr
 	WantIP netip.Addr // the reservation it must get
 	Relay  netip.Addr // giaddr: a loopback address inside the NIC's network
+}
+
+// httpClient is the node's HTTP client: its connections leave from HTTPFrom.
+func (n *NetNode) httpClient() *http.Client {
+	n.clientOnce.Do(func() {
+		n.client = http.DefaultClient
+		if n.HTTPFrom.IsValid() {
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: n.HTTPFrom.AsSlice()}, Timeout: 30 * time.Second}
+			n.client = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}}
+		}
+	})
+	return n.client
 }
 
 // PowerOn boots the node if it is off.
@@ -282,7 +302,7 @@ func (n *NetNode) httpGet(ctx context.Context, url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.httpClient().Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -318,7 +338,7 @@ func (n *NetNode) fetchArtifacts(ctx context.Context, script string) error {
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := n.httpClient().Do(req)
 			if err != nil {
 				return err
 			}

@@ -53,6 +53,20 @@ func addDay2(ctx context.Context, app *appliance.Appliance, st *store.Store, pla
 
 // joined counts the lab's nodes that are in the cluster: installed with it, or added to it
 // and Ready as a node.
+// macIndex finds hosts by MAC (lower case), each inventory decoded once; the first host with
+// a MAC wins, as ai.HostByMAC's scan would.
+func macIndex(hosts []ai.Host) map[string]*ai.Host {
+	out := make(map[string]*ai.Host, len(hosts))
+	for i := range hosts {
+		for _, m := range hosts[i].MACs() {
+			if out[m] == nil {
+				out[m] = &hosts[i]
+			}
+		}
+	}
+	return out
+}
+
 func joined(app *appliance.Appliance, sim *aisim.Sim) int {
 	f := app.Flow()
 	c, err := ai.New(ai.Config{URL: app.Lab().AssistedInstaller.URL, TokenURL: app.Lab().AssistedInstaller.TokenURL,
@@ -71,12 +85,13 @@ func joined(app *appliance.Appliance, sim *aisim.Sim) int {
 		}
 		hosts = append(hosts, hs...)
 	}
+	byMAC := macIndex(hosts)
 	n := 0
 	for _, node := range app.Lab().Nodes {
 		var h *ai.Host
 		for _, nic := range node.NICs {
 			if h == nil {
-				h = ai.HostByMAC(hosts, string(nic.MAC))
+				h = byMAC[strings.ToLower(string(nic.MAC))]
 			}
 		}
 		switch {

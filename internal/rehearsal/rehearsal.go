@@ -69,6 +69,8 @@ type Options struct {
 	// RuntimeFile is where the rehearsal says, while it serves, where its status page is (see
 	// Running); "": nowhere.
 	RuntimeFile string
+	// OnPoll receives the install flow's cost of each poll (bench/storm).
+	OnPoll func(flow.PollReport)
 }
 
 // Result summarises a finished rehearsal.
@@ -104,6 +106,14 @@ type Result struct {
 	Booted   []BootReport
 	// Proxy is what the installer objects carry of the lab's proxy; nil without one.
 	Proxy *ProxyReport
+	// PollInterval is the flow's; MaxHostCalls the most installer calls naming one host
+	// (MaxCallsHost) within any PollInterval.
+	PollInterval time.Duration
+	MaxHostCalls int
+	MaxCallsHost string
+	// LastDiscovered is when the last host registered with the installer, InstallStarted
+	// when the install started (zero: it did not).
+	LastDiscovered, InstallStarted time.Time
 	// Problems are why the rehearsal failed; none when it passed.
 	Problems []string
 }
@@ -112,6 +122,9 @@ type Result struct {
 type Failed struct{ Problems []string }
 
 func (e *Failed) Error() string { return "failed: " + strings.Join(e.Problems, "; ") }
+
+// pollInterval is how often the rehearsal's flow polls the installer.
+const pollInterval = 250 * time.Millisecond
 
 // Run rehearses the lab in labPath until the install flow ends or ctx is done. It passes when
 // the cluster is installed, the installer holds exactly one cluster and one infra env, none of
@@ -233,8 +246,8 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: 250 * time.Millisecond, Gatherer: reg,
-		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI(), NoClusterAPI: true, SnapshotView: view.apply})
+	app, err := appliance.New(lab, st, reg, o.Log, appliance.Options{Power: power, PollInterval: pollInterval, Gatherer: reg,
+		Loopback: true, SkipPreflight: o.SkipPreflight, ClusterAPI: sim.ClusterAPI(), NoClusterAPI: true, SnapshotView: view.apply, OnPoll: o.OnPoll})
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +327,9 @@ func Run(ctx context.Context, labPath string, o Options) (*Result, error) {
 		r.Verify = v.Summary()
 	}
 	r.Clusters, r.InfraEnvs, r.Hosts = sim.Counts()
+	r.PollInterval = pollInterval
+	r.MaxHostCalls, r.MaxCallsHost = sim.MaxHostCalls(pollInterval)
+	r.LastDiscovered, r.InstallStarted = sim.Milestones()
 	r.Joined = joined(app, sim)
 	for _, n := range nodes {
 		r.NetBoots += n.Boots()
@@ -417,17 +433,15 @@ func stuckAt(app *appliance.Appliance) string {
 			where += ")"
 		}
 	}
-	hosts := f.Observed().Hosts
+	byMAC := macIndex(f.Observed().Hosts)
 	var parts []string
 	for _, n := range app.Lab().Nodes {
 		state := "no host"
-		for i := range hosts {
-			for _, nic := range n.NICs {
-				if hosts[i].HasMAC(string(nic.MAC)) {
-					state = hosts[i].Status
-					if p := hosts[i].Progress; p != nil && p.CurrentStage != "" {
-						state += " at " + p.CurrentStage
-					}
+		for _, nic := range n.NICs {
+			if h := byMAC[strings.ToLower(string(nic.MAC))]; h != nil {
+				state = h.Status
+				if p := h.Progress; p != nil && p.CurrentStage != "" {
+					state += " at " + p.CurrentStage
 				}
 			}
 		}
@@ -530,6 +544,7 @@ func netNodes(lab *config.Lab, simURL string, log *slog.Logger) (map[string]*lab
 			node.IPs = append(node.IPs, netip.PrefixFrom(nic.IP, net.CIDR.Bits()).String())
 			if net.CIDR == mn.CIDR && node.BootMAC == nil {
 				node.BootMAC, node.WantIP = nic.MAC.HardwareAddr(), nic.IP
+				node.HTTPFrom = nic.IP // on loopback: each node is its own HTTP client
 				continue
 			}
 			if nic.IP.IsValid() { // a NIC without a reservation gets whatever the pool has: not checked

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // Several of the service's fields are JSON text inside a JSON string. The helpers below
@@ -130,11 +131,19 @@ type Inventory struct {
 	Memory       *Memory      `json:"memory,omitempty"`
 }
 
+// inventoryDecodes counts ParseInventory's decodes, so tests can assert that a caller's work
+// stays linear in the hosts (one decode per host per poll).
+var inventoryDecodes atomic.Int64
+
+// InventoryDecodes is how many inventories ParseInventory has decoded in this process.
+func InventoryDecodes() int64 { return inventoryDecodes.Load() }
+
 // ParseInventory decodes host.inventory ("" → nil: the host has not sent one yet).
 func ParseInventory(text string) (*Inventory, error) {
 	if text == "" {
 		return nil, nil
 	}
+	inventoryDecodes.Add(1)
 	var inv Inventory
 	if err := json.Unmarshal([]byte(text), &inv); err != nil {
 		return nil, fmt.Errorf("ai: host inventory: %w", err)

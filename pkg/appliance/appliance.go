@@ -99,6 +99,8 @@ type Options struct {
 	// SnapshotView rewrites each status snapshot before anyone sees it (the rehearsal shows the
 	// lab's own addresses instead of the loopback ones it serves on); nil: as assembled.
 	SnapshotView func(*status.Snapshot)
+	// OnPoll receives the install flow's cost of each poll (bench/storm).
+	OnPoll func(flow.PollReport)
 }
 
 // New builds every service and the install flow from lab; nothing is bound until Run.

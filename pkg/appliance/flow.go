@@ -128,6 +128,7 @@ func (a *Appliance) newFlow(lab *config.Lab, prevLab *config.Lab, prev map[strin
 		VerifyCluster: a.verifyCluster(lab),
 		ClusterAPI:    a.clusterAPI,
 		Timeline:      a.recorder(),
+		OnPoll:        a.opts.OnPoll,
 	})
 	return power, f, err
 }

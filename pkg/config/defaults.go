@@ -45,6 +45,8 @@ const (
 	DefaultNodeBootTimeout        = Duration(10 * time.Minute)
 	DefaultVerifyTimeout          = Duration(30 * time.Minute)
 	DefaultRemedyAttempts         = 3
+	// DefaultPowerParallelism boots 2,000 nodes in 8 waves; each BMC still sees one call at a time.
+	DefaultPowerParallelism = 256
 )
 
 func setDefault[T comparable](v *T, def T) {
@@ -74,6 +76,7 @@ func applyDefaults(l *Lab) {
 	setDefault(&ai.Timeouts.NodeBoot, DefaultNodeBootTimeout)
 	setDefault(&ai.Timeouts.Verify, DefaultVerifyTimeout)
 	setDefault(&ai.RemedyAttempts, DefaultRemedyAttempts)
+	setDefault(&ai.PowerParallelism, DefaultPowerParallelism)
 
 	setDefault(&l.DNS.Port, DefaultDNSPort)
 	setDefault(&l.DNS.TTL, DefaultDNSTTL)

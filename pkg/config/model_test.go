@@ -177,6 +177,9 @@ func TestDefaults(t *testing.T) {
 	if lab.AssistedInstaller.ImageType != "full-iso" || lab.DNS.Port != 53 || lab.DHCP.Port != 67 || lab.DHCP.LeaseTime != DefaultLeaseTime {
 		t.Errorf("service defaults: %+v %+v %+v", lab.AssistedInstaller, lab.DNS, lab.DHCP)
 	}
+	if got := lab.AssistedInstaller.PowerParallelism; got != DefaultPowerParallelism {
+		t.Errorf("assistedInstaller.powerParallelism = %d, want %d", got, DefaultPowerParallelism)
+	}
 	if b := lab.Nodes[1].BMC; b.Port != 16230 || b.CipherSuite != DefaultCipherSuite {
 		t.Errorf("ipmi defaults: %+v", b)
 	}

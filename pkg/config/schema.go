@@ -77,6 +77,9 @@ type AssistedInstaller struct {
 	// RemedyAttempts is how many remedies (power on, boot again) the flow tries on a stalled
 	// node before it marks the node "needs attention" and leaves it to the operator.
 	RemedyAttempts int `yaml:"remedyAttempts" json:"remedyAttempts"`
+	// PowerParallelism bounds the BMC calls (power, boot device, media) the flow sends at
+	// once: a role's nodes are booted together, this many at a time.
+	PowerParallelism int `yaml:"powerParallelism" json:"powerParallelism"`
 
 	// OfflineToken is empty when no token is configured (a self-hosted service without auth).
 	OfflineToken Secret `yaml:"-" json:"-"`

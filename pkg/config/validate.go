@@ -266,6 +266,9 @@ func (v *validator) assistedInstaller() {
 	if ai.RemedyAttempts < 1 || ai.RemedyAttempts > 20 {
 		v.ps.errorf("assistedInstaller.remedyAttempts", "%d is out of range; want 1 to 20 remedies before a node needs attention", ai.RemedyAttempts)
 	}
+	if ai.PowerParallelism < 1 || ai.PowerParallelism > 4096 {
+		v.ps.errorf("assistedInstaller.powerParallelism", "%d is out of range; want 1 to 4096 BMC calls at once", ai.PowerParallelism)
+	}
 	if ai.Timeouts.NodeBoot.D() < time.Minute {
 		v.ps.errorf("assistedInstaller.timeouts.nodeBoot", "%s is too short for a node to boot; want at least 1m", ai.Timeouts.NodeBoot.D())
 	}

@@ -99,7 +99,7 @@ func (f *Flow) recordMembers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ix := indexHosts(hosts)
+	ix := f.indexHosts(hosts)
 	members := map[string]string{}
 	for _, n := range f.d.Lab.Nodes {
 		if h := ix.of(n); h != nil && h.Status == statusInstalled {
@@ -215,7 +215,7 @@ func (f *Flow) discoverDay2(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ix := indexHosts(hosts)
+	ix := f.indexHosts(hosts)
 	for _, eh := range f.d.Lab.ExpectedHosts() {
 		if n := f.d.Lab.Node(eh.Name); n != nil && slices.ContainsFunc(nodes, func(d config.Node) bool { return d.Name == n.Name }) {
 			if err := f.labelHost(ctx, *n, eh, ix.of(*n)); err != nil {
@@ -239,7 +239,7 @@ func (f *Flow) installDay2(ctx context.Context) error {
 		if err != nil {
 			return false, err
 		}
-		ix := indexHosts(hosts)
+		ix := f.indexHosts(hosts)
 		f.observeAll(ctx)
 		if err := f.reconcile(ctx, PhaseDay2Install, nodes, ix); err != nil {
 			return false, err
@@ -340,5 +340,5 @@ func (f *Flow) observeAll(ctx context.Context) {
 		}
 		all = append(all, hosts...)
 	}
-	f.noteUnknownHosts(all, indexHosts(all))
+	f.noteUnknownHosts(all, f.indexHosts(all))
 }

@@ -85,6 +85,8 @@ type Deps struct {
 	VerifyCluster func(ctx context.Context) (summary string, err error)
 	// Timeline takes the nodes' milestones (host status, validations, power, remedies). Nil: none.
 	Timeline timeline.Recorder
+	// OnPoll, when set, receives each poll's cost (benchmarks, linear-work tests).
+	OnPoll func(PollReport)
 }
 
 // State is what the flow knows about the installer's objects; it is kept in the store.
@@ -132,6 +134,7 @@ type Flow struct {
 	httpFallback sync.Map
 	// diskProblems: nodes whose install disk does not match (disks.go).
 	diskProblems map[string]string
+	counters     pollCounters
 }
 
 // New loads the flow's progress for the lab from the store.
@@ -332,7 +335,7 @@ func (f *Flow) poll(ctx context.Context, check func(ctx context.Context) (bool, 
 	defer t.Stop()
 	for {
 		f.d.Heartbeat()
-		done, err := check(ctx)
+		done, err := f.measurePoll(func() (bool, error) { return check(ctx) })
 		if err != nil || done {
 			return err
 		}

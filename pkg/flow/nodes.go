@@ -53,9 +53,15 @@ type Remedy struct {
 const (
 	docNodesKey = "nodes"
 	maxHistory  = 20
-	// maxParallelPower bounds the BMC calls one poll sends at once.
-	maxParallelPower = 32
 )
+
+// powerParallelism bounds the BMC calls one poll sends at once (assistedInstaller.powerParallelism).
+func (f *Flow) powerParallelism() int {
+	if n := f.d.Lab.AssistedInstaller.PowerParallelism; n > 0 {
+		return n
+	}
+	return config.DefaultPowerParallelism
+}
 
 // Nodes returns a copy of every node's record, by node name.
 func (f *Flow) Nodes() map[string]NodeRecord {
@@ -248,7 +254,7 @@ func (f *Flow) reconcile(ctx context.Context, phase Phase, nodes []config.Node, 
 	}
 
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxParallelPower)
+	sem := make(chan struct{}, f.powerParallelism())
 	for _, i := range send {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -294,7 +300,7 @@ func (f *Flow) situations(phase Phase, nodes []config.Node, ix hostIndex, recs m
 // that cannot be read is unknown.
 func (f *Flow) readPower(ctx context.Context, nodes []config.Node, sits []situation, idx []int) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxParallelPower)
+	sem := make(chan struct{}, f.powerParallelism())
 	for _, i := range idx {
 		wg.Add(1)
 		sem <- struct{}{}

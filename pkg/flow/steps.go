@@ -410,7 +410,7 @@ func (f *Flow) discoverIn(ctx context.Context, infraEnvID string, nodes []config
 		if err != nil {
 			return false, err
 		}
-		ix := indexHosts(hosts)
+		ix := f.indexHosts(hosts)
 		f.noteUnknownHosts(hosts, ix)
 		if err := f.removeStrangers(ctx, f.strangersInCluster(hosts, ix)); err != nil {
 			return false, err
@@ -419,6 +419,8 @@ func (f *Flow) discoverIn(ctx context.Context, infraEnvID string, nodes []config
 			return false, err
 		}
 		missing := 0
+		bound := map[string]string{} // node → host id, saved once per poll (the state holds every node's)
+		defer func() { _ = f.keepBound(bound) }()
 		for _, n := range nodes {
 			h := ix.of(n)
 			if h == nil {
@@ -432,6 +434,12 @@ func (f *Flow) discoverIn(ctx context.Context, infraEnvID string, nodes []config
 			if !ok {
 				missing++ // its install disk does not match: held until the lab changes
 			}
+			if f.State().Hosts[n.Name] != h.ID {
+				bound[n.Name] = h.ID
+			}
+		}
+		if err := f.keepBound(bound); err != nil {
+			return false, err
 		}
 		return missing == 0, nil
 	})
@@ -499,15 +507,25 @@ func (f *Flow) bindHost(ctx context.Context, n config.Node, h *ai.Host) (ok bool
 			f.event(slog.LevelInfo, n.Name, describeDiskUpdate(p))
 		}
 	}
-	if f.State().Hosts[n.Name] == h.ID {
-		return diskProblem == "", nil
+	return diskProblem == "", nil
+}
+
+// keepBound records the host ids of nodes just bound (node → host id) in one save, and
+// empties bound.
+func (f *Flow) keepBound(bound map[string]string) error {
+	if len(bound) == 0 {
+		return nil
 	}
-	return diskProblem == "", f.save(func(s *State) {
+	err := f.save(func(s *State) {
 		if s.Hosts == nil {
 			s.Hosts = map[string]string{}
 		}
-		s.Hosts[n.Name] = h.ID
+		maps.Copy(s.Hosts, bound)
 	})
+	if err == nil {
+		clear(bound)
+	}
+	return err
 }
 
 // noteUnknownHosts records the installer's hosts, and those that match no lab node.
@@ -553,7 +571,7 @@ func (f *Flow) labelHosts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ix := indexHosts(hosts)
+	ix := f.indexHosts(hosts)
 	for _, eh := range f.d.Lab.ExpectedHosts() {
 		if len(eh.Labels) == 0 {
 			continue
@@ -603,7 +621,7 @@ func (f *Flow) clusterObserved(ctx context.Context) (*ai.Cluster, hostIndex, err
 	if err != nil {
 		return nil, nil, err
 	}
-	ix := indexHosts(hosts)
+	ix := f.indexHosts(hosts)
 	nodeOf := f.nodeNames(ix)
 	var failing []Failing
 	if v, err := ai.ParseValidations(c.ValidationsInfo); err == nil {
@@ -670,7 +688,7 @@ func (f *Flow) install(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if strangers := f.strangersInCluster(hosts, indexHosts(hosts)); len(strangers) > 0 {
+	if strangers := f.strangersInCluster(hosts, f.indexHosts(hosts)); len(strangers) > 0 {
 		if err := f.removeStrangers(ctx, strangers); err != nil {
 			return err
 		}
