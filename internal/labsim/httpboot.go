@@ -24,7 +24,7 @@ func (n *NetNode) httpBoot(ctx context.Context, uri string) error {
 		dhcpv4.WithOption(dhcpv4.OptClientArch(iana.EFI_X86_64_HTTP))); err != nil {
 		return fmt.Errorf("UEFI HTTP boot: %w", err)
 	}
-	if err := download(ctx, uri); err != nil {
+	if err := n.download(ctx, uri); err != nil {
 		return fmt.Errorf("UEFI HTTP boot: %w", err)
 	}
 	n.count(func(c *Counts) { c.HTTPBoots++ })
@@ -59,7 +59,7 @@ func (n *NetNode) httpBoot(ctx context.Context, uri string) error {
 }
 
 // download fetches url whole, as firmware loads an EFI binary.
-func download(ctx context.Context, url string) error {
+func (n *NetNode) download(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
