@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/bench/internal/benchenv"
 	cn2dns "github.com/cn2-appliance/cn2-appliance/pkg/dns"
 	mdns "github.com/miekg/dns"
 )
@@ -126,7 +127,7 @@ func run(duration, clients, threads, outstanding int) error {
 	defer stopLimit()
 
 	fmt.Printf("query file: %d lab names (wildcard, api, nodes, PTR, one NXDOMAIN); dnsperf -l %d -c %d -T %d -q %d; load %s\n",
-		n, duration, clients, threads, outstanding, loadAvg())
+		n, duration, clients, threads, outstanding, benchenv.LoadAvg())
 	args := func(a netip.AddrPort, seconds int) []string {
 		return []string{"-s", a.Addr().String(), "-p", strconv.Itoa(int(a.Port())), "-d", queries,
 			"-l", strconv.Itoa(seconds), "-c", strconv.Itoa(clients), "-T", strconv.Itoa(threads), "-q", strconv.Itoa(outstanding)}
@@ -405,14 +406,6 @@ func startLimit() (netip.AddrPort, func(), error) {
 	go func() { _ = srv.ActivateAndServe() }()
 	<-started
 	return pc.LocalAddr().(*net.UDPAddr).AddrPort(), func() { _ = srv.Shutdown() }, nil
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func freePort() (uint16, error) {

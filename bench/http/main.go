@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/bench/internal/benchenv"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,7 +95,7 @@ func bench(clients int, size int64, duration time.Duration, rounds int) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(3)
+	ports, err := benchenv.FreeTCPPorts(3)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func bench(clients int, size int64, duration time.Duration, rounds int) error {
 		fmt.Printf("%s: 4 concurrent complete downloads, sizes and checksums right\n", s.name)
 	}
 	fmt.Printf("bench/http: %d clients, file %d MiB, %s per server per round, %d rounds, order rotating; load %s\n",
-		clients, size>>20, duration, rounds, loadAvg())
+		clients, size>>20, duration, rounds, benchenv.LoadAvg())
 	sum, rss := map[string]float64{}, map[string]float64{}
 	for r := range rounds {
 		for k := range servers {
@@ -440,31 +441,4 @@ func serveHTTP(kind, dir string, port int) error {
 		return nil
 	}
 	return fmt.Errorf("unknown server %q", kind)
-}
-
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var hold []net.Listener
-	defer func() {
-		for _, l := range hold {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		hold = append(hold, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/bench/internal/benchenv"
 	"github.com/cn2-appliance/cn2-appliance/internal/rehearsal"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 )
@@ -106,7 +107,7 @@ func run(sizes []int, scale float64, timeout time.Duration, parallel int, verbos
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Printf("storm: rehearsals at %v nodes, time scale %g, all nodes powered on together; load: %s\n", sizes, scale, loadAvg())
+	fmt.Printf("storm: rehearsals at %v nodes, time scale %g, all nodes powered on together; load: %s\n", sizes, scale, benchenv.LoadAvg())
 	fmt.Printf("%6s %5s %8s %8s %7s %11s %12s %14s %12s %10s\n",
 		"nodes", "ok", "wall s", "CPU s", "RSS MB", "CPU/node ms", "max poll CPU", "disc→install s", "calls/host", "decodes/h")
 	var results []result
@@ -131,7 +132,7 @@ func run(sizes []int, scale float64, timeout time.Duration, parallel int, verbos
 			fmt.Printf("       problems: %s\n", r.Problems)
 		}
 	}
-	fmt.Printf("load after: %s\n", loadAvg())
+	fmt.Printf("load after: %s\n", benchenv.LoadAvg())
 	last := results[len(results)-1]
 	ref := results[0]
 	for _, r := range results {
@@ -303,16 +304,4 @@ nodes:
 `, name, role, i>>8, i&0xff, hi, lo, i>>8, i&0xff, hi, lo, hi, lo, sec("bmc-username"), sec("bmc-password"))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -28,11 +28,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/bench/internal/benchenv"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/pin/tftp/v3"
@@ -87,7 +87,7 @@ func bench(file string, clients, rounds int) error {
 	if err := os.WriteFile(filepath.Join(root, "ipxe.efi"), content, 0o644); err != nil {
 		return err
 	}
-	ports, err := freeUDPPorts(3)
+	ports, err := benchenv.FreeUDPPorts(3)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func bench(file string, clients, rounds int) error {
 			return fmt.Errorf("%s does not serve ipxe.efi right: %w", s.name, err)
 		}
 	}
-	fmt.Printf("bench/tftp: %d clients fetching ipxe.efi (%d bytes) at once, %d rounds, order rotating; load %s\n", clients, len(content), rounds, loadAvg())
+	fmt.Printf("bench/tftp: %d clients fetching ipxe.efi (%d bytes) at once, %d rounds, order rotating; load %s\n", clients, len(content), rounds, benchenv.LoadAvg())
 	for _, blk := range []int{512, 1432} {
 		sum := map[string]float64{}
 		for r := range rounds {
@@ -276,31 +276,4 @@ func start(port int, name string, args ...string) (func(), error) {
 	}
 	stop()
 	return nil, fmt.Errorf("%s did not serve on port %d", name, port)
-}
-
-func freeUDPPorts(n int) ([]int, error) {
-	var out []int
-	var hold []net.PacketConn
-	defer func() {
-		for _, c := range hold {
-			c.Close()
-		}
-	}()
-	for range n {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		hold = append(hold, pc)
-		out = append(out, pc.LocalAddr().(*net.UDPAddr).Port)
-	}
-	return out, nil
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/atomicfile"
 	"github.com/cn2-appliance/cn2-appliance/pkg/ai"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
@@ -312,7 +313,7 @@ func (a *Appliance) writeReportFile(ctx context.Context, why string) {
 		a.log.Error("appliance: run report", "err", err)
 		return
 	}
-	if err := writeFileAtomic(name, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(name, buf.Bytes(), 0o600); err != nil {
 		a.log.Error("appliance: run report", "err", err)
 		return
 	}
@@ -323,25 +324,4 @@ func (a *Appliance) writeReportFile(ctx context.Context, why string) {
 		_ = os.Remove(old[0])
 		old = old[1:]
 	}
-}
-
-// writeFileAtomic writes a file only its owner reads, whole or not at all.
-func writeFileAtomic(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".report-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/internal/atomicfile"
 )
 
 // Artifact is one file in the boot cache.
@@ -292,37 +294,11 @@ func (c *Cache) path(name string) (string, bool) {
 	return filepath.Join(c.dir, name), true
 }
 
-// writeFileAtomic writes b to a temporary file next to name, syncs it and renames it.
-func writeFileAtomic(name string, b []byte) error {
-	return copyFileAtomic(name, func(w io.Writer) (int64, error) {
-		n, err := w.Write(b)
-		return int64(n), err
-	}, int64(len(b)))
-}
+// writeFileAtomic writes b in place of name, whole or not at all (mode 0644: boot files
+// are served to anyone).
+func writeFileAtomic(name string, b []byte) error { return atomicfile.Write(name, b, 0o644) }
 
-// copyFileAtomic writes a file through write into a temporary name, checks its size (want
-// < 0: any), syncs it and renames it into place.
+// copyFileAtomic is atomicfile.Stream for boot files.
 func copyFileAtomic(name string, write func(io.Writer) (int64, error), want int64) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after a successful rename there is nothing left to remove
-	n, err := write(f)
-	if err == nil && want >= 0 && n != want {
-		err = fmt.Errorf("wrote %d bytes, want %d", n, want)
-	}
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return atomicfile.Stream(name, write, want, 0o644)
 }
