@@ -151,9 +151,24 @@ func ParseInventory(text string) (*Inventory, error) {
 	return &inv, nil
 }
 
+// ParsedInventory is ParseInventory of the host's inventory, decoded once per host value:
+// again only when its Inventory text changes. The result is shared: callers must not change
+// it. A host's first ParsedInventory (or MACs, or Name) must not race with another.
+func (h *Host) ParsedInventory() (*Inventory, error) {
+	if h.parsed != nil && h.parsedFrom == h.Inventory {
+		return h.parsed, nil
+	}
+	inv, err := ParseInventory(h.Inventory)
+	if err != nil || inv == nil {
+		return inv, err
+	}
+	h.parsed, h.parsedFrom = inv, h.Inventory
+	return inv, nil
+}
+
 // MACs returns the host's NIC MAC addresses in lower case (none before the inventory arrives).
 func (h *Host) MACs() []string {
-	inv, err := ParseInventory(h.Inventory)
+	inv, err := h.ParsedInventory()
 	if err != nil || inv == nil {
 		return nil
 	}
@@ -192,7 +207,7 @@ func (h *Host) Name() string {
 	if h.RequestedHostname != "" {
 		return h.RequestedHostname
 	}
-	if inv, err := ParseInventory(h.Inventory); err == nil && inv != nil {
+	if inv, err := h.ParsedInventory(); err == nil && inv != nil {
 		return inv.Hostname
 	}
 	return ""

@@ -278,6 +278,10 @@ type Host struct {
 	InstallationDiskPath string `json:"installation_disk_path,omitempty"`
 	DisksToBeFormatted   string `json:"disks_to_be_formatted,omitempty"`
 	SkipFormattingDisks  string `json:"skip_formatting_disks,omitempty"`
+
+	// parsed caches ParsedInventory's decode of Inventory (the text it was decoded from).
+	parsed     *Inventory
+	parsedFrom string
 }
 
 // Manifest is one entry of the manifest list, and the answer to create manifest.

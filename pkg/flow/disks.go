@@ -61,7 +61,7 @@ func matchInstallDisk(want config.InstallDisk, disks []ai.Disk) (ai.Disk, string
 // its installDisk names, and the other disks the installer would format, skipped unless
 // wipeDisks. problem says why the node cannot be installed as the lab asks ("" when it can).
 func diskUpdate(n config.Node, h *ai.Host) (p ai.HostUpdateParams, problem string) {
-	inv, err := ai.ParseInventory(h.Inventory)
+	inv, err := h.ParsedInventory()
 	if err != nil || inv == nil {
 		return p, ""
 	}

@@ -43,7 +43,7 @@ func describeHost(h ai.Host) string {
 	if macs := h.MACs(); len(macs) > 0 {
 		parts = append(parts, "MACs "+strings.Join(macs, ", "))
 	}
-	if inv, err := ai.ParseInventory(h.Inventory); err == nil && inv != nil {
+	if inv, err := h.ParsedInventory(); err == nil && inv != nil {
 		v := inv.SystemVendor
 		parts = append(parts, fmt.Sprintf("hostname %q, %s %s (serial %q)", inv.Hostname, v.Manufacturer, v.ProductName, v.SerialNumber))
 	}
