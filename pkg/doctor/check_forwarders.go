@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/imageref"
 	mdns "github.com/miekg/dns"
 )
 
@@ -39,7 +40,7 @@ func outsideNames(env *Env) ([]string, error) {
 	}
 	regs, err := manifestRegistries(lab)
 	for _, r := range regs {
-		names = append(names, resolvableHost(r))
+		names = append(names, imageref.LookupHost(r))
 	}
 	var out []string
 	for _, n := range names {

@@ -17,27 +17,11 @@ import (
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
-func TestRegistryNames(t *testing.T) {
-	for in, want := range map[string]string{
-		"quay.io/openshift/x:1":                   "quay.io",
-		"enterprise-hub.juniper.net/contrail/a:b": "enterprise-hub.juniper.net",
-		"registry.local:5000/x":                   "registry.local:5000",
-		"localhost/x":                             "localhost",
-		"busybox":                                 "docker.io",
-		"library/nginx:1":                         "docker.io",
-		"Quay.IO/x":                               "quay.io",
-	} {
-		if got := registryOf(in); got != want {
-			t.Errorf("registryOf(%q) = %q, want %q", in, got, want)
-		}
-	}
+func TestRegistryKey(t *testing.T) {
 	for in, want := range map[string]string{"https://quay.io/v1/": "quay.io", "Quay.io/org": "quay.io", "registry.redhat.io": "registry.redhat.io"} {
 		if got := registryKey(in); got != want {
 			t.Errorf("registryKey(%q) = %q, want %q", in, got, want)
 		}
-	}
-	if resolvableHost("docker.io") != "registry-1.docker.io" || resolvableHost("r.lab:5000") != "r.lab" {
-		t.Error("resolvableHost")
 	}
 }
 

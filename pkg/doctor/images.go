@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/imageref"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 	"go.yaml.in/yaml/v3"
 )
@@ -38,7 +39,7 @@ func manifestRegistries(lab *config.Lab) ([]string, error) {
 				break
 			}
 			for _, img := range images(&doc) {
-				seen[registryOf(img)] = true
+				seen[imageref.Registry(img)] = true
 			}
 		}
 	}
@@ -74,26 +75,4 @@ func images(n *yaml.Node) []string {
 
 func looksLikeImage(s string) bool {
 	return s != "" && !strings.ContainsAny(s, " \t\n{}") && !strings.HasPrefix(s, "$")
-}
-
-// registryOf is the registry host of an image reference (docker's rule: the first path
-// component is a host if it has a dot or a port, or is localhost).
-func registryOf(image string) string {
-	first, _, found := strings.Cut(image, "/")
-	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		return strings.ToLower(first)
-	}
-	return "docker.io"
-}
-
-// resolvableHost is the name to look up for a registry host: Docker Hub's API is on
-// registry-1.docker.io, and a port is not part of the name.
-func resolvableHost(registry string) string {
-	if registry == "docker.io" {
-		return "registry-1.docker.io"
-	}
-	if h, _, found := strings.Cut(registry, ":"); found {
-		return h
-	}
-	return registry
 }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/cn2-appliance/cn2-appliance/internal/imageref"
 )
 
 // The resources verify reads. Everything goes through the dynamic client: ClusterOperators
@@ -208,7 +210,7 @@ func podProblem(p *corev1.Pod, e Expect) *Problem {
 				w := cs.State.Waiting
 				prob.Reason, prob.Message = prefix+w.Reason, "container "+cs.Name+": "+w.Message
 				if slices.Contains(imagePullReasons, w.Reason) {
-					prob.Image, prob.Registry = cs.Image, registryOf(cs.Image)
+					prob.Image, prob.Registry = cs.Image, imageref.Registry(cs.Image)
 					prob.Hint = pullHint(prob.Registry, e)
 				}
 				return prob
@@ -241,32 +243,11 @@ func orDefault(s, def string) string {
 }
 
 func pullHint(registry string, e Expect) string {
-	host := resolvableHost(registry)
+	host := imageref.LookupHost(registry)
 	dig := "dig " + host
 	if e.DNS.IsValid() {
 		dig = fmt.Sprintf("dig @%s -p %d %s", e.DNS.Addr(), e.DNS.Port(), host)
 	}
 	return fmt.Sprintf("check the pull secret's entry for %s (cluster.pullSecretFile; `cn2-appliance doctor` checks it) and that the appliance's DNS resolves %s (%s)",
 		registry, host, dig)
-}
-
-// registryOf is the registry host of an image reference (docker's rule: the first path
-// component is a host if it has a dot or a port, or is localhost; else Docker Hub).
-func registryOf(image string) string {
-	first, _, found := strings.Cut(image, "/")
-	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		return strings.ToLower(first)
-	}
-	return "docker.io"
-}
-
-// resolvableHost is the name a node looks up to pull from a registry.
-func resolvableHost(registry string) string {
-	if registry == "docker.io" {
-		return "registry-1.docker.io"
-	}
-	if h, _, found := strings.Cut(registry, ":"); found {
-		return h
-	}
-	return registry
 }

@@ -125,21 +125,6 @@ func TestImagePullBackOffInCN2NamespaceNamesTheRegistry(t *testing.T) {
 	}
 }
 
-func TestRegistryOf(t *testing.T) {
-	for image, want := range map[string]string{
-		"quay.io/openshift/origin:4.14":           "quay.io",
-		"registry.local:5000/contrail/agent:1":    "registry.local:5000",
-		"busybox":                                 "docker.io",
-		"library/busybox:1.36":                    "docker.io",
-		"localhost/foo":                           "localhost",
-		"Enterprise-Hub.Juniper.net/contrail/x:1": "enterprise-hub.juniper.net",
-	} {
-		if got := registryOf(image); got != want {
-			t.Errorf("registryOf(%q) = %q, want %q", image, got, want)
-		}
-	}
-}
-
 func TestPollEndsAtTheTimeoutWithWhatIsStillWrong(t *testing.T) {
 	c := healthyCluster()
 	notReady(c.node("worker-0"))
