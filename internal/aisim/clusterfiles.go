@@ -189,19 +189,25 @@ func (s *Sim) listManifests(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// manifestKey is the folder/file_name a manifest request names (folder defaults to manifests).
+func manifestKey(r *http.Request) string {
+	folder := r.URL.Query().Get("folder")
+	if folder == "" {
+		folder = ai.FolderManifests
+	}
+	return folder + "/" + r.URL.Query().Get("file_name")
+}
+
 // downloadManifest serves one manifest's content (any cluster state, as the service does).
 func (s *Sim) downloadManifest(w http.ResponseWriter, r *http.Request) {
 	cl := s.findCluster(w, r)
 	if cl == nil {
 		return
 	}
-	folder := r.URL.Query().Get("folder")
-	if folder == "" {
-		folder = ai.FolderManifests
-	}
-	m, ok := cl.manifests[folder+"/"+r.URL.Query().Get("file_name")]
+	key := manifestKey(r)
+	m, ok := cl.manifests[key]
 	if !ok {
-		writeError(w, http.StatusNotFound, "Cluster manifest "+folder+"/"+r.URL.Query().Get("file_name")+" was not found")
+		writeError(w, http.StatusNotFound, "Cluster manifest "+key+" was not found")
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -213,11 +219,7 @@ func (s *Sim) deleteManifest(w http.ResponseWriter, r *http.Request) {
 	if cl == nil {
 		return
 	}
-	folder := r.URL.Query().Get("folder")
-	if folder == "" {
-		folder = ai.FolderManifests
-	}
-	key := folder + "/" + r.URL.Query().Get("file_name")
+	key := manifestKey(r)
 	if _, ok := cl.manifests[key]; !ok {
 		writeError(w, http.StatusNotFound, "manifest "+key+" not found")
 		return
