@@ -47,13 +47,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/bench/internal/benchenv"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp"
 	"github.com/cn2-appliance/cn2-appliance/pkg/dhcp/dhcptest"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
@@ -380,17 +380,11 @@ func serveDHCP(cfgPath, state string) error {
 		return err
 	}
 	defer st.Close()
-	if path := os.Getenv("CN2_BENCH_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := benchenv.CPUProfile(os.Getenv("CN2_BENCH_CPUPROFILE"))
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reg := prometheus.NewRegistry()
 	s, err := dhcp.New(cfg, st, reg, log)

@@ -5,6 +5,7 @@ package benchenv
 import (
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 )
 
@@ -60,4 +61,20 @@ func FreeUDPPorts(n int) ([]int, error) {
 		out = append(out, pc.LocalAddr().(*net.UDPAddr).Port)
 	}
 	return out, nil
+}
+
+// CPUProfile starts a CPU profile into path ("": none) and returns what stops it.
+func CPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
