@@ -44,11 +44,7 @@ func newPowerCmd(g *globalFlags) *cobra.Command {
                 media, authentication and the fallbacks in effect`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
-			if err != nil {
-				return err
-			}
-			lab, err := loadLab(g.config, log)
+			log, lab, err := g.logAndLab(cmd)
 			if err != nil {
 				return err
 			}

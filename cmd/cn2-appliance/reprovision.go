@@ -18,11 +18,7 @@ func newReprovisionCmd(g *globalFlags) *cobra.Command {
 			"state folder to itself: stop the service first (systemctl stop cn2-appliance), then start it again.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
-			if err != nil {
-				return err
-			}
-			lab, err := loadLab(g.config, log)
+			log, lab, err := g.logAndLab(cmd)
 			if err != nil {
 				return err
 			}

@@ -113,6 +113,16 @@ func runtimeCollectors() []prometheus.Collector {
 }
 
 // loadLab loads the lab file, logging warnings and each problem on its own line.
+// logAndLab opens the command's logger on stderr and loads the lab file with it.
+func (g *globalFlags) logAndLab(cmd *cobra.Command) (*slog.Logger, *config.Lab, error) {
+	log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	lab, err := loadLab(g.config, log)
+	return log, lab, err
+}
+
 func loadLab(path string, log *slog.Logger) (*config.Lab, error) {
 	lab, err := config.Load(path)
 	var cerr *config.Error

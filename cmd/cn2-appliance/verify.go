@@ -23,11 +23,7 @@ func newVerifyCmd(g *globalFlags) *cobra.Command {
 			"right; 1: something is not (listed with a hint).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(cmd.ErrOrStderr(), g.logFormat, g.logLevel)
-			if err != nil {
-				return err
-			}
-			lab, err := loadLab(g.config, log)
+			_, lab, err := g.logAndLab(cmd)
 			if err != nil {
 				return err
 			}
