@@ -27,15 +27,8 @@ func (u *upstream) hits() int64 { return u.udpHits.Load() + u.tcpHits.Load() }
 func startUpstream(t *testing.T, answer func(r *mdns.Msg, tcp bool) *mdns.Msg) *upstream {
 	t.Helper()
 	u := &upstream{}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, l := listenUDPAndTCP(t)
 	u.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	l, err := net.Listen("tcp", u.addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
 		_, tcp := w.RemoteAddr().(*net.TCPAddr)
 		if tcp {
@@ -56,6 +49,26 @@ func startUpstream(t *testing.T, answer func(r *mdns.Msg, tcp bool) *mdns.Msg) *
 		t.Cleanup(func() { _ = srv.Shutdown(); <-done })
 	}
 	return u
+}
+
+// listenUDPAndTCP binds one loopback port for both UDP and TCP. The port
+// the kernel picks for UDP may be taken for TCP by another test, so it
+// tries again rather than failing.
+func listenUDPAndTCP(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l
+		}
+		pc.Close()
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return nil, nil
 }
 
 // downAddr is a loopback UDP port nobody listens on.

@@ -38,21 +38,10 @@ func requireRoot(t *testing.T) {
 // freePort returns a loopback port free for UDP and TCP right now.
 func freePort(t *testing.T) uint16 {
 	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return uint16(port)
-		}
-	}
-	t.Fatal("no free loopback port")
-	return 0
+	pc, l := listenUDPAndTCP(t)
+	defer pc.Close()
+	defer l.Close()
+	return uint16(pc.LocalAddr().(*net.UDPAddr).Port)
 }
 
 // run runs a command (prefixed by wrap, e.g. ip netns exec NS) and returns
