@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/bench/internal/benchenv"
+	"github.com/cn2-appliance/cn2-appliance/internal/freeport"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,7 +96,7 @@ func bench(clients int, size int64, duration time.Duration, rounds int) error {
 	if err != nil {
 		return err
 	}
-	ports, err := benchenv.FreeTCPPorts(3)
+	ports, err := freeport.Ports(3)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/cn2-appliance/cn2-appliance/bench/internal/benchenv"
+	"github.com/cn2-appliance/cn2-appliance/internal/freeport"
 	"github.com/cn2-appliance/cn2-appliance/pkg/pxe"
 	"github.com/cn2-appliance/cn2-appliance/pkg/store"
 	"github.com/pin/tftp/v3"
@@ -87,7 +88,7 @@ func bench(file string, clients, rounds int) error {
 	if err := os.WriteFile(filepath.Join(root, "ipxe.efi"), content, 0o644); err != nil {
 		return err
 	}
-	ports, err := benchenv.FreeUDPPorts(3)
+	ports, err := freeport.Ports(3)
 	if err != nil {
 		return err
 	}

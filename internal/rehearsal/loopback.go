@@ -2,12 +2,12 @@ package rehearsal
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/freeport"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
@@ -76,7 +76,7 @@ func onLoopback(orig *config.Lab, o Options) (*config.Lab, error) {
 	}
 	lab.DNS.Forwarders = nil
 
-	ports, err := freePorts(6)
+	ports, err := freeport.Ports(6)
 	if err != nil {
 		return nil, err
 	}
@@ -101,32 +101,6 @@ func onLoopback(orig *config.Lab, o Options) (*config.Lab, error) {
 	}
 	lab.Boot.TFTPRoot = root
 	return &lab, nil
-}
-
-// freePorts finds n ports free for both TCP and UDP on loopback.
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var hold []func() error
-	defer func() {
-		for _, c := range hold {
-			_ = c()
-		}
-	}()
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("0.0.0.0:%d", port))
-		if err != nil {
-			l.Close()
-			continue
-		}
-		hold = append(hold, l.Close, u.Close)
-		out = append(out, port)
-	}
-	return out, nil
 }
 
 // describeNetworks says where each lab network went.

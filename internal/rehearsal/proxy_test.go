@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/freeport"
 	"github.com/cn2-appliance/cn2-appliance/internal/testlab"
 )
 
@@ -41,12 +41,10 @@ func TestRehearseBehindProxy(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	_ = os.Chmod(dir, 0o755) // tinyproxy drops to nobody
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	conf := filepath.Join(dir, "tinyproxy.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf("User nobody\nGroup nogroup\nPort %d\nListen 127.0.0.1\nTimeout 30\nLogLevel Info\nAllow 127.0.0.1\nBasicAuth pxuser %s\n", port, rehearsalProxyPassword)), 0o644); err != nil {
 		t.Fatal(err)

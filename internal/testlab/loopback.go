@@ -1,13 +1,12 @@
 package testlab
 
 import (
-	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/cn2-appliance/cn2-appliance/internal/freeport"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
@@ -84,19 +83,9 @@ func Copy(l *config.Lab) *config.Lab {
 // FreePort is a port that was free a moment ago for UDP and TCP on every address.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for range 20 {
-		u, err := net.ListenPacket("udp4", "0.0.0.0:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
+	port, err := freeport.Port()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return port
 }

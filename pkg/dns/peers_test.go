@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/internal/freeport"
 )
 
 func requireBinaries(t *testing.T, names ...string) {
@@ -38,10 +39,11 @@ func requireRoot(t *testing.T) {
 // freePort returns a loopback port free for UDP and TCP right now.
 func freePort(t *testing.T) uint16 {
 	t.Helper()
-	pc, l := listenUDPAndTCP(t)
-	defer pc.Close()
-	defer l.Close()
-	return uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+	port, err := freeport.Port()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint16(port)
 }
 
 // run runs a command (prefixed by wrap, e.g. ip netns exec NS) and returns

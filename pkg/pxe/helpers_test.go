@@ -3,15 +3,15 @@ package pxe
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/internal/freeport"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -62,21 +62,11 @@ func (d *memDocs) Docs(kind string) (map[string]json.RawMessage, error) {
 // freePort returns a loopback port that was free a moment ago (UDP and TCP).
 func freePort(t *testing.T) uint16 {
 	t.Helper()
-	for range 20 {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := uint16(c.LocalAddr().(*net.UDPAddr).Port)
-		c.Close()
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			l.Close()
-			return port
-		}
+	port, err := freeport.Port()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return uint16(port)
 }
 
 var lo = netip.MustParseAddr("127.0.0.1")

@@ -3,7 +3,6 @@
 package benchenv
 
 import (
-	"net"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -21,46 +20,6 @@ func LoadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-// FreeTCPPorts returns n distinct loopback TCP ports that were free a moment ago.
-func FreeTCPPorts(n int) ([]int, error) {
-	var out []int
-	var hold []net.Listener
-	defer func() {
-		for _, l := range hold {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		hold = append(hold, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
-}
-
-// FreeUDPPorts returns n distinct loopback UDP ports that were free a moment ago.
-func FreeUDPPorts(n int) ([]int, error) {
-	var out []int
-	var hold []net.PacketConn
-	defer func() {
-		for _, c := range hold {
-			c.Close()
-		}
-	}()
-	for range n {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		hold = append(hold, pc)
-		out = append(out, pc.LocalAddr().(*net.UDPAddr).Port)
-	}
-	return out, nil
 }
 
 // CPUProfile starts a CPU profile into path ("": none) and returns what stops it.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cn2-appliance/cn2-appliance/internal/freeport"
 )
 
 // IPMISim is OpenIPMI's ipmi_sim serving one BMC with a lanplus channel on 127.0.0.1, whose
@@ -161,12 +163,11 @@ func (s *IPMISim) IPMITool(t testing.TB, args ...string) string {
 
 func freeUDPPort(t testing.TB) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	port, err := freeport.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return port
 }
 
 // waitUDPReady waits until ipmi_sim has bound its port (binding it ourselves then fails).
