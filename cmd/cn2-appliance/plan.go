@@ -8,42 +8,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/cn2-appliance/cn2-appliance/pkg/appliance"
 	"github.com/cn2-appliance/cn2-appliance/pkg/config"
-	"github.com/cn2-appliance/cn2-appliance/pkg/flow"
 	"github.com/spf13/cobra"
 )
-
-// plan is everything the appliance will do for a lab, derived from the lab file alone.
-// Secrets are never part of it: config.Secret fields do not marshal.
-type plan struct {
-	Lab           *config.Lab                     `json:"lab"`
-	Reservations  map[string][]config.Reservation `json:"dhcpReservations"`
-	NTPServers    map[string][]netip.AddrPort     `json:"ntpServers"` // per network: what DHCP hands out, with the port asked`
-	DNSZones      []config.DNSZone                `json:"dnsZones"`
-	ExpectedHosts []config.ExpectedHost           `json:"expectedHosts"`
-	Boot          []config.BootStep               `json:"bootPlan"`
-	InstallSteps  []string                        `json:"installSteps"`
-	// NoProxy is the final no-proxy list the installer objects get (none without a proxy).
-	NoProxy []string `json:"noProxy,omitempty"`
-}
-
-func newPlan(lab *config.Lab) plan {
-	p := plan{
-		Lab:           lab,
-		Reservations:  map[string][]config.Reservation{},
-		NTPServers:    map[string][]netip.AddrPort{},
-		DNSZones:      lab.DNSZones(),
-		ExpectedHosts: lab.ExpectedHosts(),
-		Boot:          lab.BootPlan(),
-		InstallSteps:  flow.StepNames,
-		NoProxy:       lab.NoProxy(),
-	}
-	for _, n := range lab.Networks {
-		p.Reservations[n.Name] = lab.Reservations(n.Name)
-		p.NTPServers[n.Name] = lab.NTPEndpoints(n.Name)
-	}
-	return p
-}
 
 func newPlanCmd(g *globalFlags) *cobra.Command {
 	var format string
@@ -57,14 +25,14 @@ func newPlanCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return exitError{1}
 			}
-			p := newPlan(lab)
+			p := appliance.NewPlan(lab)
 			switch format {
 			case "json":
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(p)
 			case "text":
-				return p.writeText(cmd.OutOrStdout())
+				return writePlanText(cmd.OutOrStdout(), p)
 			default:
 				return fmt.Errorf("-o %q: want text or json", format)
 			}
@@ -74,7 +42,8 @@ func newPlanCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func (p plan) writeText(w io.Writer) error {
+// writePlanText prints a plan for a reader.
+func writePlanText(w io.Writer, p appliance.Plan) error {
 	lab := p.Lab
 	c := lab.Cluster
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

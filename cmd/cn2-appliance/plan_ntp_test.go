@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cn2-appliance/cn2-appliance/pkg/appliance"
+	"github.com/cn2-appliance/cn2-appliance/pkg/config"
 )
 
 // TestPlanShowsNTPPerNetwork: the example lab validates without a warning, and the plan hands
@@ -32,5 +35,25 @@ func TestPlanShowsNTPPerNetwork(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan text lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestPlanJSONIsNewPlan: `plan -o json` prints appliance.NewPlan's object, the one a run
+// report's plan.json holds (pkg/appliance's TestReportPlanIsThePlan checks that side).
+func TestPlanJSONIsNewPlan(t *testing.T) {
+	out, errOut, code := run(t, "plan", "-c", exampleLab, "-o", "json")
+	if code != 0 {
+		t.Fatalf("plan: code %d: %s", code, errOut)
+	}
+	lab, err := config.Load(exampleLab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.MarshalIndent(appliance.NewPlan(lab), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want)+"\n" {
+		t.Errorf("plan -o json:\n%s\nwant appliance.NewPlan:\n%s", out, want)
 	}
 }

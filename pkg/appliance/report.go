@@ -132,7 +132,7 @@ func (a *Appliance) WriteReport(ctx context.Context, w io.Writer) error {
 	raw, err := os.ReadFile(lab.File) // secrets live in files of their own, never in the lab file
 	part(ReportLabFile, raw, err)
 	jsonPart(ReportLab, lab) // secrets marshal as redacted
-	jsonPart(ReportPlan, labPlan(lab))
+	jsonPart(ReportPlan, NewPlan(lab))
 	snap := a.Snapshot()
 	jsonPart(ReportSteps, snap.Steps)
 	jsonPart(ReportStatus, snap)
@@ -233,22 +233,6 @@ func (a *Appliance) reportInstaller(ctx context.Context, b *report.Bundle, lab *
 	} else {
 		b.Miss(ReportLogs, errors.New("no cluster registered yet"))
 	}
-}
-
-// labPlan is what `cn2-appliance plan -o json` prints for lab.
-func labPlan(lab *config.Lab) any {
-	res := map[string][]config.Reservation{}
-	for _, n := range lab.Networks {
-		res[n.Name] = lab.Reservations(n.Name)
-	}
-	return struct {
-		Lab           *config.Lab                     `json:"lab"`
-		Reservations  map[string][]config.Reservation `json:"dhcpReservations"`
-		DNSZones      []config.DNSZone                `json:"dnsZones"`
-		ExpectedHosts []config.ExpectedHost           `json:"expectedHosts"`
-		Boot          []config.BootStep               `json:"bootPlan"`
-		InstallSteps  []string                        `json:"installSteps"`
-	}{lab, res, lab.DNSZones(), lab.ExpectedHosts(), lab.BootPlan(), flow.StepNames}
 }
 
 // manifestSums lists the manifests with their SHA-256: as uploaded to the installer, else as

@@ -38,9 +38,32 @@ import (
 // FileName is the name of the database file inside the state folder.
 const FileName = "state.db"
 
-// SchemaVersion is the layout version written to the meta bucket. Open
-// refuses a file written by a newer layout.
-const SchemaVersion = 1
+// SchemaVersion is the layout version written to the meta bucket.
+//
+//   - 1: leases, their IP index, documents and events in state.db.
+//   - 2: 1 plus the lease journal (leases-<gen>.journal beside state.db, and
+//     meta key lease_journal): a lease may be only in a journal file until it
+//     is folded in, so a binary that knows no journal must not open the
+//     folder. Binaries of schema 1 refuse any version above their own, so
+//     they refuse a folder of schema 2.
+//
+// Open refuses a file of a newer version, or one older than
+// oldestSchemaVersion, with ErrSchema; an older one it can read it migrates
+// (see migrations) and records SchemaVersion before it writes anything else.
+const SchemaVersion = 2
+
+// oldestSchemaVersion is the oldest layout Open migrates.
+const oldestSchemaVersion = 1
+
+// migrations[v] turns a file of schema v into one of v+1, inside the
+// transaction that records the new version.
+var migrations = map[int]func(*bolt.Tx) error{
+	// 1 -> 2: the buckets are unchanged; a folder of schema 1 has no
+	// journal files and no lease_journal key, which reads as "nothing
+	// journaled, start at generation 0". (A folder written by a build that
+	// had the journal but still said 1 has both, and replays the same way.)
+	1: func(*bolt.Tx) error { return nil },
+}
 
 // Errors callers may test with errors.Is.
 var (
@@ -50,6 +73,9 @@ var (
 	ErrIPInUse = errors.New("ip already leased to another mac")
 	// ErrInvalid: an argument cannot be stored (bad MAC, empty name, ...).
 	ErrInvalid = errors.New("invalid argument")
+	// ErrSchema: the state folder was written in a layout this binary cannot
+	// read (newer than it, or older than any it migrates).
+	ErrSchema = errors.New("state folder schema not understood")
 )
 
 // lockTimeout is how long Open waits for the file lock (a variable so tests
@@ -134,8 +160,10 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
-// init creates the buckets and checks or writes the schema version.
+// init creates the buckets and checks, migrates or writes the schema
+// version. A refusal changes nothing (the transaction is rolled back).
 func (s *Store) init() error {
+	dir := filepath.Dir(s.path)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -148,13 +176,23 @@ func (s *Store) init() error {
 			return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
 		}
 		v, err := strconv.Atoi(string(raw))
-		if err != nil {
-			return fmt.Errorf("unreadable schema version %q", raw)
+		switch {
+		case err != nil:
+			return fmt.Errorf("state folder %s has an unreadable schema version %q (this cn2-appliance reads versions %d to %d): %w",
+				dir, raw, oldestSchemaVersion, SchemaVersion, ErrSchema)
+		case v > SchemaVersion:
+			return fmt.Errorf("state folder %s has schema version %d, newer than this cn2-appliance understands (%d): use the cn2-appliance that wrote it, or a newer one: %w",
+				dir, v, SchemaVersion, ErrSchema)
+		case v < oldestSchemaVersion:
+			return fmt.Errorf("state folder %s has schema version %d, older than this cn2-appliance migrates (%d to %d): %w",
+				dir, v, oldestSchemaVersion, SchemaVersion, ErrSchema)
 		}
-		if v > SchemaVersion {
-			return fmt.Errorf("schema version %d is newer than this cn2-appliance understands (%d); use a newer cn2-appliance", v, SchemaVersion)
+		for ; v < SchemaVersion; v++ {
+			if err := migrations[v](tx); err != nil {
+				return fmt.Errorf("state folder %s: migrate schema version %d to %d: %w", dir, v, v+1, err)
+			}
 		}
-		return nil
+		return meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
 	})
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", s.path, err)

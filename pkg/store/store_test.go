@@ -147,29 +147,6 @@ func TestOpenLockedFolder(t *testing.T) {
 	s3.Close()
 }
 
-func TestOpenRefusesNewerSchema(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keySchema, []byte("99"))
-	})
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(dir)
-	if err == nil {
-		s.Close()
-		t.Fatal("Open of a newer schema succeeded")
-	}
-	if !strings.Contains(err.Error(), "schema version 99 is newer") {
-		t.Errorf("error %q does not name the schema version", err)
-	}
-}
-
 func TestReopenKeepsEverything(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir)
