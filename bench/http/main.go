@@ -5,7 +5,7 @@
 // order rotating between rounds; throughput counts every byte received, each server's RSS is
 // sampled from /proc meanwhile, and every download that completed has its checksum checked.
 //
-//	go run ./bench/http [-clients 200] [-size 1073741824] [-duration 10s] [-rounds 3]
+//	go run ./bench/http [-clients 200] [-size 1073741824] [-duration 10s] [-rounds 3] [-cpuprofile appliance.pprof]
 //
 // Run as root (nginx). The appliance and the limit serve from this binary re-executed
 // (-serve). All traffic stays on 127.0.0.0/8; every process started is ended by its PID.
@@ -54,15 +54,24 @@ func main() {
 	size := flag.Int64("size", 1<<30, "file size, bytes")
 	duration := flag.Duration("duration", 10*time.Second, "load per server per round")
 	rounds := flag.Int("rounds", 3, "rounds; the servers' order rotates between rounds")
+	cpuprofile := flag.String("cpuprofile", "", "write the appliance's CPU profile (whole run) to this file")
 	flag.Parse()
 	if *serve != "" {
-		if err := serveHTTP(*serve, *dir, *port); err != nil {
+		if err := serveHTTP(*serve, *dir, *port, *cpuprofile); err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := bench(*clients, *size, *duration, max(*rounds, 1)); err != nil {
+	if *cpuprofile != "" {
+		abs, err := filepath.Abs(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/http:", err)
+			os.Exit(1)
+		}
+		*cpuprofile = abs
+	}
+	if err := bench(*clients, *size, *duration, max(*rounds, 1), *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/http:", err)
 		os.Exit(1)
 	}
@@ -75,7 +84,7 @@ type server struct {
 	stop func()
 }
 
-func bench(clients int, size int64, duration time.Duration, rounds int) error {
+func bench(clients int, size int64, duration time.Duration, rounds int, cpuprofile string) error {
 	if _, err := exec.LookPath("nginx"); err != nil {
 		return fmt.Errorf("nginx not installed (run scripts/install-test-deps.sh as root): %w", err)
 	}
@@ -116,7 +125,11 @@ func bench(clients int, size int64, duration time.Duration, rounds int) error {
 		return err
 	}
 	for i, kind := range []string{"appliance", "limit"} {
-		s, err := startChild(kind, exe, filepath.Join(root, "iso"), ports[1+i])
+		profile := ""
+		if kind == "appliance" {
+			profile = cpuprofile
+		}
+		s, err := startChild(kind, exe, filepath.Join(root, "iso"), ports[1+i], profile)
 		if err != nil {
 			return err
 		}
@@ -132,6 +145,7 @@ func bench(clients int, size int64, duration time.Duration, rounds int) error {
 	fmt.Printf("bench/http: %d clients, file %d MiB, %s per server per round, %d rounds, order rotating; load %s\n",
 		clients, size>>20, duration, rounds, benchenv.LoadAvg())
 	sum, rss := map[string]float64{}, map[string]float64{}
+	cpu, gb := map[string]float64{}, map[string]float64{} // server CPU seconds, GB served
 	for r := range rounds {
 		for k := range servers {
 			s := servers[(k+r)%len(servers)]
@@ -139,12 +153,14 @@ func bench(clients int, size int64, duration time.Duration, rounds int) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
 			}
-			fmt.Printf("round %d  %-9s %8.0f MB/s  peak RSS %6.1f MB  complete downloads %d (checksums ok), failed %d\n",
-				r+1, s.name, res.mbps, res.rssMB, res.complete, res.failed)
+			fmt.Printf("round %d  %-9s %8.0f MB/s  server CPU %5.2f s (%4.0f ms/GB)  clients CPU %5.2f s  peak RSS %6.1f MB  complete downloads %d (checksums ok), failed %d\n",
+				r+1, s.name, res.mbps, res.serverCPU, 1e3*res.serverCPU/res.gb, res.clientCPU, res.rssMB, res.complete, res.failed)
 			if res.failed > 0 {
 				return fmt.Errorf("%s: %d downloads failed (first: %v)", s.name, res.failed, res.firstErr)
 			}
 			sum[s.name] += res.mbps
+			cpu[s.name] += res.serverCPU
+			gb[s.name] += res.gb
 			rss[s.name] = max(rss[s.name], res.rssMB)
 		}
 	}
@@ -153,12 +169,19 @@ func bench(clients int, size int64, duration time.Duration, rounds int) error {
 	fmt.Printf("mean MB/s: nginx %.0f (RSS ≤ %.1f MB), appliance %.0f (RSS ≤ %.1f MB), limit %.0f (RSS ≤ %.1f MB); appliance/nginx %.2fx, appliance/limit %.2fx\n",
 		peer, rss["nginx"], ours, rss["appliance"], limit, rss["limit"], ours/peer, ours/limit)
 	fmt.Printf("BENCH http peer=%.0f appliance=%.0f limit=%.0f unit=MB/s\n", peer, ours, limit)
+	perGB := func(name string) float64 { return 1e3 * cpu[name] / gb[name] }
+	fmt.Printf("server CPU per GB served (ms): nginx %.0f, appliance %.0f, limit %.0f; nginx/appliance %.2fx\n",
+		perGB("nginx"), perGB("appliance"), perGB("limit"), perGB("nginx")/perGB("appliance"))
+	fmt.Printf("BENCH http-cpu peer=%.0f appliance=%.0f limit=%.0f unit=ms/GB lower=better\n", perGB("nginx"), perGB("appliance"), perGB("limit"))
 	fmt.Printf("BENCH http-rss peer=%.1f appliance=%.1f limit=%.1f unit=MB\n", rss["nginx"], rss["appliance"], rss["limit"])
 	return nil
 }
 
 type loadResult struct {
 	mbps, rssMB      float64
+	gb               float64 // received, 10^9 bytes
+	serverCPU        float64 // seconds of CPU (user + system) the server's processes used
+	clientCPU        float64 // seconds of CPU the clients (this process) used
 	complete, failed int
 	firstErr         error
 }
@@ -173,6 +196,7 @@ func load(s server, clients int, size int64, duration time.Duration, want uint32
 	stopRSS := sampleRSS(s.pids, &res.rssMB)
 	url := fmt.Sprintf("http://127.0.0.1:%d/iso/%s", s.port, fileName)
 	var wg sync.WaitGroup
+	cpu0, self0 := cpuSeconds(s.pids()), selfCPU()
 	start := time.Now()
 	for i := range clients {
 		wg.Add(1)
@@ -207,8 +231,44 @@ func load(s server, clients int, size int64, duration time.Duration, want uint32
 	wg.Wait()
 	took := time.Since(start)
 	stopRSS()
-	res.mbps = float64(bytes.Load()) / took.Seconds() / 1e6
+	res.serverCPU, res.clientCPU = cpuSeconds(s.pids())-cpu0, selfCPU()-self0
+	res.gb = float64(bytes.Load()) / 1e9
+	res.mbps = res.gb * 1e3 / took.Seconds()
 	return res, nil
+}
+
+// cpuSeconds is the CPU time (user + system) the processes pids have used so far, from
+// /proc/<pid>/stat (nginx's workers live through the whole run, so their own counters hold it all).
+func cpuSeconds(pids []int) float64 {
+	var ticks int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The command (field 2) is in parentheses and may hold spaces: count from after it.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14
+		stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
+		ticks += utime + stime
+	}
+	return float64(ticks) / 100 // USER_HZ is 100 on Linux
+}
+
+// selfCPU is the CPU time this process (the clients) has used so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // verify has n clients download the whole file at once and checks each copy.
@@ -364,8 +424,8 @@ http {
 	return s, waitHTTP(s)
 }
 
-func startChild(kind, exe, dir string, port int) (server, error) {
-	cmd := exec.Command(exe, "-serve", kind, "-dir", dir, "-port", strconv.Itoa(port))
+func startChild(kind, exe, dir string, port int, cpuprofile string) (server, error) {
+	cmd := exec.Command(exe, "-serve", kind, "-dir", dir, "-port", strconv.Itoa(port), "-cpuprofile", cpuprofile)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return server{}, err
@@ -407,9 +467,15 @@ func waitHTTP(s server) error {
 }
 
 // serveHTTP is the child: the appliance's pxe server (HTTP only, the file as its ISO), or the limit.
-func serveHTTP(kind, dir string, port int) error {
+// cpuprofile, if not empty, receives the child's CPU profile.
+func serveHTTP(kind, dir string, port int, cpuprofile string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	stopProfile, err := benchenv.CPUProfile(cpuprofile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
 	switch kind {
 	case "appliance":

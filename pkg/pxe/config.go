@@ -73,9 +73,10 @@ type Config struct {
 	HTTPMaxConnsPerClient int
 }
 
-// HTTP timeouts. A download has no total deadline: each chunk of writeChunk bytes must be
-// taken by the client within writeStall, so a multi-GiB rootfs over a slow link finishes and
-// a client that stops reading is cut after writeStall.
+// HTTP timeouts. A download has no total deadline: the client must take writeChunk/2 bytes in
+// every writeStall/2 (writeChunk per writeStall), so a multi-GiB rootfs over a slow link
+// finishes and a client that stops reading is cut within writeStall. The file goes out in one
+// sendfile loop; the deadline moves only when it passes (see countingWriter.ReadFrom).
 const (
 	DefaultHTTPIdleTimeout = 2 * time.Minute
 	httpReadHeaderTimeout  = 10 * time.Second
@@ -84,7 +85,7 @@ const (
 	writeChunk             = 1 << 20
 )
 
-// writeStall is how long a client may take to accept one writeChunk of a download (a
+// writeStall is how long a client may take to accept writeChunk bytes of a download (a
 // variable for tests).
 var writeStall = time.Minute
 

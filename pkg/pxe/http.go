@@ -1,11 +1,13 @@
 package pxe
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -152,8 +154,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, p, label stri
 	log.Debug("pxe: http: sent", "path", r.URL.Path, "bytes", cw.n, "range", r.Header.Get("Range"))
 }
 
-// countingWriter counts body bytes and gives the client writeStall for each writeChunk of
-// them; it keeps ReadFrom so the server can still use sendfile.
+// countingWriter counts body bytes and cuts a client that takes less than writeChunk of
+// them in writeStall; it keeps ReadFrom so the server can still use sendfile.
 type countingWriter struct {
 	http.ResponseWriter
 	rc *http.ResponseController
@@ -176,9 +178,17 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return sent, nil
 }
 
-// ReadFrom sends r in chunks of writeChunk, each under a fresh write deadline. http.ServeContent
-// hands it an *io.LimitedReader over the file; it is unwrapped so that every chunk is again a
-// single LimitedReader over the file, which is what sendfile takes.
+// testHookReadFrom, if set, sees every call countingWriter.ReadFrom makes to the
+// ResponseWriter's own ReadFrom (which reaches the connection's sendfile), with its source.
+var testHookReadFrom func(src io.Reader)
+
+// ReadFrom sends r through the ResponseWriter's own ReadFrom, so that a file goes out with
+// sendfile. http.ServeContent hands it an *io.LimitedReader over the file. A seekable source
+// (the file) is sent in one call under a write deadline of writeStall/2; when the deadline
+// passes and the client took at least writeChunk/2 bytes meanwhile, the deadline moves on
+// and the send resumes from the byte after the last one sent (the file is sought there,
+// which sendfile has already done). A client that stops reading is so cut within writeStall.
+// Other sources go in writeChunk pieces, each under a fresh writeStall.
 func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := c.ResponseWriter.(io.ReaderFrom)
 	if !ok {
@@ -189,18 +199,70 @@ func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 		src, left = lr.R, lr.N
 		defer func() { lr.N = left }()
 	}
-	var total int64
-	for left != 0 {
-		_ = c.rc.SetWriteDeadline(time.Now().Add(writeStall))
-		want := int64(writeChunk)
-		if left > 0 {
-			want = min(want, left)
+	sk, seekable := src.(io.Seeker)
+	var pos int64
+	if seekable {
+		var err error
+		if pos, err = sk.Seek(0, io.SeekCurrent); err != nil {
+			seekable = false
 		}
-		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: want})
+	}
+	if !seekable {
+		return c.readFromChunks(rf, src, &left)
+	}
+	var total, mark int64
+	_ = c.rc.SetWriteDeadline(time.Now().Add(writeStall / 2))
+	for left != 0 {
+		part := src
+		if left > 0 {
+			part = &io.LimitedReader{R: src, N: left}
+		}
+		if testHookReadFrom != nil {
+			testHookReadFrom(part)
+		}
+		n, err := rf.ReadFrom(part)
 		total += n
 		c.n += n
 		if left > 0 {
 			left -= n
+		}
+		if err == nil {
+			return total, nil // all of it, or EOF
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) || total-mark < writeChunk/2 {
+			return total, err
+		}
+		// Progress enough: resume where the client is (a copy through a buffer may have
+		// read past it), under a new deadline.
+		if _, serr := sk.Seek(pos+total, io.SeekStart); serr != nil {
+			return total, err
+		}
+		mark = total
+		_ = c.rc.SetWriteDeadline(time.Now().Add(writeStall / 2))
+	}
+	return total, nil
+}
+
+// readFromChunks sends src (not seekable: a resumed send could not find its place) in
+// chunks of writeChunk, each under a fresh write deadline of writeStall; *left is -1 for
+// "until EOF" and is kept up to date.
+func (c *countingWriter) readFromChunks(rf io.ReaderFrom, src io.Reader, left *int64) (int64, error) {
+	var total int64
+	for *left != 0 {
+		_ = c.rc.SetWriteDeadline(time.Now().Add(writeStall))
+		want := int64(writeChunk)
+		if *left > 0 {
+			want = min(want, *left)
+		}
+		part := &io.LimitedReader{R: src, N: want}
+		if testHookReadFrom != nil {
+			testHookReadFrom(part)
+		}
+		n, err := rf.ReadFrom(part)
+		total += n
+		c.n += n
+		if *left > 0 {
+			*left -= n
 		}
 		if err != nil {
 			return total, err

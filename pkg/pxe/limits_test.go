@@ -2,6 +2,8 @@ package pxe
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -169,16 +172,8 @@ func TestDownloadDeadlineMovesWithProgress(t *testing.T) {
 	writeStall = 2 * time.Second
 	t.Cleanup(func() { writeStall = old }) // after the server has stopped (cleanups run last first)
 	const size = 64 << 20
-	dir := t.TempDir()
-	iso := dir + "/big.iso"
-	f, err := os.Create(iso)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	iso := t.TempDir() + "/big.iso"
+	want := patterned(t, iso, size) // the send resumes after each deadline: from the right byte
 	_, _, port := startServer(t, Config{ISOFile: iso})
 	url := fmt.Sprintf("http://127.0.0.1:%d/iso/big.iso", port)
 
@@ -190,6 +185,9 @@ func TestDownloadDeadlineMovesWithProgress(t *testing.T) {
 	buf := make([]byte, 1<<20)
 	for {
 		n, err := io.ReadFull(resp.Body, buf)
+		if !bytes.Equal(buf[:n], want[got:got+int64(n)]) {
+			t.Fatalf("bytes from %d are not the file's", got)
+		}
 		got += int64(n)
 		if err != nil {
 			break
@@ -215,5 +213,66 @@ func TestDownloadDeadlineMovesWithProgress(t *testing.T) {
 	n, _ := io.Copy(io.Discard, c)
 	if n >= size {
 		t.Errorf("a stalled client still got the whole file (%d bytes)", n)
+	}
+}
+
+// patterned writes size bytes where every 8 hold their own offset, so a misplaced block shows.
+func patterned(t *testing.T, path string, size int) []byte {
+	t.Helper()
+	b := make([]byte, size)
+	for i := 0; i+8 <= size; i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], uint64(i))
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDownloadOneSendfileCall counts what a download costs the server: a 64 MiB file goes
+// out through one call of the connection's ReadFrom (sendfile) with the file as its source,
+// not one per MiB; a Range request too.
+func TestDownloadOneSendfileCall(t *testing.T) {
+	const size = 64 << 20
+	iso := t.TempDir() + "/big.iso"
+	want := patterned(t, iso, size)
+	var calls, fromFile atomic.Int64
+	testHookReadFrom = func(src io.Reader) {
+		calls.Add(1)
+		if lr, ok := src.(*io.LimitedReader); ok {
+			if _, ok := lr.R.(*os.File); ok {
+				fromFile.Add(1)
+			}
+		}
+	}
+	t.Cleanup(func() { testHookReadFrom = nil })
+	_, _, port := startServer(t, Config{ISOFile: iso})
+	url := fmt.Sprintf("http://127.0.0.1:%d/iso/big.iso", port)
+
+	for _, c := range []struct {
+		rng      string
+		from, to int
+	}{{"", 0, size}, {"bytes=1000-50000000", 1000, 50000001}} {
+		calls.Store(0)
+		fromFile.Store(0)
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if c.rng != "" {
+			req.Header.Set("Range", c.rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want[c.from:c.to]) {
+			t.Errorf("range %q: got %d bytes, not the file's %d-%d", c.rng, len(got), c.from, c.to)
+		}
+		if calls.Load() != 1 || fromFile.Load() != 1 {
+			t.Errorf("range %q: %d ReadFrom calls (%d over the file) for %d MiB; want 1, over the file", c.rng, calls.Load(), fromFile.Load(), (c.to-c.from)>>20)
+		}
 	}
 }
