@@ -187,6 +187,9 @@ func (s *Store) init() error {
 			return fmt.Errorf("state folder %s has schema version %d, older than this cn2-appliance migrates (%d to %d): %w",
 				dir, v, oldestSchemaVersion, SchemaVersion, ErrSchema)
 		}
+		if v == SchemaVersion {
+			return nil // nothing to migrate, nothing to write
+		}
 		for ; v < SchemaVersion; v++ {
 			if err := migrations[v](tx); err != nil {
 				return fmt.Errorf("state folder %s: migrate schema version %d to %d: %w", dir, v, v+1, err)
