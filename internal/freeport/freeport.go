@@ -12,7 +12,6 @@
 package freeport
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -26,11 +25,14 @@ import (
 const floor = 10000
 
 // Ports returns n distinct ports that were free for TCP and UDP a moment
-// ago, none in the kernel's ephemeral range.
+// ago, none in the kernel's ephemeral range unless that range leaves no room
+// below it (then the kernel picks them).
 func Ports(n int) ([]int, error) {
-	low, high := floor, ephemeralLow()
-	if high-low < 4*n {
-		return kernelPorts(n)
+	low, span := floor, ephemeralLow()-floor
+	below := span >= 4*n
+	start := 0
+	if below {
+		start = rand.IntN(span)
 	}
 	var out []int
 	var hold []func() error
@@ -39,19 +41,22 @@ func Ports(n int) ([]int, error) {
 			_ = c()
 		}
 	}()
-	span := high - low
-	start := rand.IntN(span)
-	for i := 0; i < span && len(out) < n; i++ {
-		port := low + (start+i)%span
+	for i := 0; len(out) < n; i++ {
+		var port int
+		switch {
+		case below && i < span:
+			port = low + (start+i)%span
+		case !below && i < 100*n:
+			port = kernelPort()
+		default:
+			return nil, fmt.Errorf("freeport: only %d of %d ports free for both TCP and UDP", len(out), n)
+		}
 		closers, ok := bindBoth(port)
 		if !ok {
 			continue
 		}
 		hold = append(hold, closers...)
 		out = append(out, port)
-	}
-	if len(out) < n {
-		return nil, fmt.Errorf("freeport: only %d of %d ports free in %d-%d", len(out), n, low, high-1)
 	}
 	return out, nil
 }
@@ -68,6 +73,9 @@ func Port() (int, error) {
 // bindBoth binds port for TCP and UDP on all addresses and returns what
 // closes them, or false if either is taken.
 func bindBoth(port int) ([]func() error, bool) {
+	if port == 0 {
+		return nil, false
+	}
 	addr := fmt.Sprintf(":%d", port)
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -99,32 +107,12 @@ func ephemeralLow() int {
 	return low
 }
 
-// kernelPorts is the fallback when the ephemeral range leaves no room below
-// it: ports the kernel picks, checked for UDP too.
-func kernelPorts(n int) ([]int, error) {
-	var out []int
-	var hold []func() error
-	defer func() {
-		for _, c := range hold {
-			_ = c()
-		}
-	}()
-	for tries := 0; len(out) < n; tries++ {
-		if tries > 100*n {
-			return nil, errors.New("freeport: no port free for both TCP and UDP")
-		}
-		l, err := net.Listen("tcp", ":0")
-		if err != nil {
-			return nil, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf(":%d", port))
-		if err != nil {
-			l.Close()
-			continue
-		}
-		hold = append(hold, l.Close, u.Close)
-		out = append(out, port)
+// kernelPort is a TCP port the kernel picks (0 if it cannot).
+func kernelPort() int {
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		return 0
 	}
-	return out, nil
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
